@@ -1,0 +1,76 @@
+"""Where flsdesk keeps things: the data folder, the user's definition overrides, the logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from flsdesk import APP_AUTHOR, APP_NAME
+
+DATA_DIR_ENV = "FLSDESK_DATA_DIR"
+CONFIG_DIR_ENV = "FLSDESK_CONFIG_DIR"
+
+
+def bundled_resources() -> Path:
+    """The read-only ``resources/`` folder shipped with the program."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:  # inside a PyInstaller bundle
+        return Path(frozen) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    data_dir: Path
+    config_dir: Path
+    log_dir: Path
+
+    @property
+    def overrides_dir(self) -> Path:
+        """A service's corrected definition and profile files; searched before the bundled ones."""
+        return self.config_dir / "definitions"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "flsdesk.db"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "flsdesk.key"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+
+def resolve(data_dir: str | os.PathLike[str] | None = None) -> AppPaths:
+    """The folders to use: ``--data-dir`` beats ``FLSDESK_DATA_DIR`` beats platformdirs.
+
+    With an explicit data folder everything (logs and overrides too) lives inside it, so a
+    portable or test install never touches the user's real folders.
+    """
+    chosen = data_dir or os.environ.get(DATA_DIR_ENV)
+    config_env = os.environ.get(CONFIG_DIR_ENV)
+    if chosen:
+        base = Path(chosen).expanduser().resolve()
+        config = Path(config_env).expanduser().resolve() if config_env else base / "config"
+        return AppPaths(data_dir=base, config_dir=config, log_dir=base / "logs")
+    return AppPaths(
+        data_dir=Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR)),
+        config_dir=Path(config_env)
+        if config_env
+        else Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR)),
+        log_dir=Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR)),
+    )
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create a folder readable by its owner only (patient data may end up inside)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path, 0o700)
+    return path

@@ -1,0 +1,8 @@
+"""flsdesk launcher: ``python main.py`` opens the window, ``python main.py <command>`` runs the CLI."""
+
+import sys
+
+from flsdesk.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
