@@ -92,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         setup_logging(paths.log_dir)
     except OSError as exc:
-        print(f"flsdesk: cannot write the log folder {paths.log_dir}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"flsdesk: cannot write the log folder {paths.log_dir}: {exc.strerror}", file=sys.stderr
+        )
         return EXIT_USAGE
     install_excepthook()
     handler: Handler = args.handler

@@ -77,9 +77,7 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path:
         handler = _PrivateRotatingFileHandler(
             path, maxBytes=1_000_000, backupCount=5, encoding="utf-8", delay=False
         )
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(RedactingFilter())
         for name in ("flsdesk", "ui"):
             logger = logging.getLogger(name)
@@ -97,9 +95,7 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path:
 def install_excepthook(show: Callable[[str], None] | None = None) -> None:
     """Log any uncaught exception; ``show`` (the window's error dialog) gets a plain sentence."""
 
-    def hook(
-        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-    ) -> None:
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)
             return

@@ -1,0 +1,790 @@
+"""Loading and checking dataset definition files (``resources/datasets/*.toml``).
+
+The dataset, its rules and its answers are data: this module turns a definition file into typed,
+immutable objects and refuses a file with any problem, naming the file, the question and the
+problem, so a service editing its own copy finds its mistake at once.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from flsdesk import conditions as cond
+from flsdesk.datafiles import DataFile, DataFileError, find, read_toml
+from flsdesk.paths import AppPaths
+
+QUESTION_TYPES = ("nhs", "date", "single", "multi", "number", "text")
+SEVERITIES = ("error", "warning")
+
+_TOP_KEYS = {
+    "kind",
+    "id",
+    "name",
+    "version",
+    "applies_from",
+    "provisional_applies_from",
+    "roles",
+    "keys",
+    "followup",
+    "answer_lists",
+    "tabs",
+    "questions",
+    "local_fields",
+    "checks",
+}
+_QUESTION_KEYS = {
+    "number",
+    "short_name",
+    "label",
+    "tab",
+    "type",
+    "answers",
+    "answer_list",
+    "special_answers",
+    "lite",
+    "lite_when",
+    "applies_when",
+    "help",
+    "min",
+    "max",
+    "precision",
+    "max_length",
+    "multiline",
+    "provisional",
+    "provisional_short_name",
+    "provisional_answers",
+    "provisional_range",
+    "provisional_rule",
+    "provisional_exclusive",
+}
+_LOCAL_KEYS = (_QUESTION_KEYS - {"number", "short_name", "lite", "lite_when"}) | {"name"}
+_ANSWER_KEYS = {"label", "code", "tags", "exclusive", "provisional"}
+_TAB_KEYS = {"id", "label", "applies_when", "not_applicable_label", "not_applicable_help"}
+_KEYS_KEYS = {"primary", "fallback", "fallback_when", "provisional_fallback"}
+_WINDOW_KEYS = {"label", "closed_by", "upcoming_from", "due_from", "overdue_from", "missed_from"}
+_ROLE_SINGLE = (
+    "nhs_number",
+    "date_of_birth",
+    "gender",
+    "diagnosed",
+    "bone_therapy",
+    "followup_16",
+    "followup_52",
+    "patient_name",
+    "hospital_number",
+    "notes",
+    "optout_status",
+    "optout_date",
+    "followup_ended_reason",
+    "followup_ended_date",
+)
+_ROLE_LIST = ("fracture_sites",)
+
+# Check kinds: the parameters each needs (beyond id/kind/severity/message), the optional ones,
+# and the placeholders its message may use.
+_CHECK_KINDS: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "nhs_number": ({"questions"}, {"allow"}, {"label", "value"}),
+    "required": ({"questions"}, set(), {"label"}),
+    "valid_date": (set(), set(), {"label", "value"}),
+    "not_future": (set(), set(), {"label", "value"}),
+    "date_order": ({"earlier", "later", "strict"}, {"at"}, {"label"}),
+    "age_at_least": ({"birth", "at_date", "years"}, {"at"}, {"label", "age", "years"}),
+    "date_not_before": ({"question", "date"}, set(), {"label"}),
+    "range": (set(), set(), {"label", "value", "min", "max"}),
+    "precision": (set(), set(), {"label", "value", "precision"}),
+    "number": (set(), set(), {"label", "value"}),
+    "answer_offered": (set(), set(), {"label", "value"}),
+    "exclusive_answers": (set(), set(), {"label", "value"}),
+    "max_length": (set(), set(), {"label", "max_length"}),
+    "answer_in": ({"questions", "in"}, set(), {"label", "value"}),
+    "duplicate_key": (set(), {"at"}, {"label", "other"}),
+    "refracture": ({"within_days"}, {"at"}, {"label", "other"}),
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    label: str
+    code: str | None = None
+    tags: frozenset[str] = frozenset()
+    exclusive: bool = False
+    provisional: bool = False
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str  # the number ("1.11") or, for a local-only field, its name ("hospital_number")
+    label: str
+    tab: str
+    type: str
+    local: bool = False
+    short_name: str | None = None
+    answers: tuple[Answer, ...] = ()
+    special_answers: tuple[str, ...] = ()
+    lite: bool = False
+    lite_when: cond.Condition | None = None
+    applies_when: cond.Condition | None = None
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    precision: int | None = None
+    max_length: int | None = None
+    multiline: bool = False
+    provisional: tuple[str, ...] = ()  # which parts are provisional: "short name", "answers"…
+
+    @property
+    def number(self) -> str | None:
+        return None if self.local else self.key
+
+    @property
+    def object_name(self) -> str:
+        """The widget name the form, screen readers and tests find it by."""
+        return f"local_{self.key}" if self.local else "q_" + self.key.replace(".", "_")
+
+    @cached_property
+    def answers_by_label(self) -> dict[str, Answer]:
+        return {a.label: a for a in self.answers}
+
+    def answer(self, label: str) -> Answer | None:
+        return self.answers_by_label.get(label)
+
+    @property
+    def is_lite(self) -> bool:
+        """Lite at all (always, or under its lite_when condition)."""
+        return self.lite or self.lite_when is not None
+
+
+@dataclass(frozen=True)
+class Tab:
+    id: str
+    label: str
+    applies_when: cond.Condition | None = None
+    not_applicable_label: str = ""
+    not_applicable_help: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    kind: str
+    severity: str
+    message: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    primary: tuple[str, ...]
+    fallback: tuple[str, ...] = ()
+    fallback_when: cond.Condition | None = None
+    provisional_fallback: bool = False
+
+
+@dataclass(frozen=True)
+class FollowupWindow:
+    id: str
+    label: str
+    closed_by: str
+    upcoming_from: int
+    due_from: int
+    overdue_from: int
+    missed_from: int
+
+
+@dataclass(frozen=True)
+class Definition:
+    id: str
+    name: str
+    version: str
+    applies_from: date
+    path: Path
+    source: str
+    roles: Mapping[str, Any]
+    keys: KeySpec
+    tabs: tuple[Tab, ...]
+    questions: Mapping[str, Question]
+    checks: tuple[Check, ...]
+    followup_windows: tuple[FollowupWindow, ...]
+    # Questions in an order where every question comes after those its applicability depends on.
+    evaluation_order: tuple[str, ...]
+    provisional_applies_from: bool = False
+
+    @cached_property
+    def tabs_by_id(self) -> dict[str, Tab]:
+        return {t.id: t for t in self.tabs}
+
+    @cached_property
+    def exported_questions(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions.values() if not q.local)
+
+    @cached_property
+    def local_fields(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions.values() if q.local)
+
+    def role(self, name: str) -> str:
+        return str(self.roles[name])
+
+    def questions_on(self, tab_id: str) -> list[Question]:
+        return [q for q in self.questions.values() if q.tab == tab_id]
+
+    def tags_of(self, key: str, value: Any) -> frozenset[str]:
+        q = self.questions.get(key)
+        if q is None or not isinstance(value, str):
+            return frozenset()
+        answer = q.answer(value)
+        return answer.tags if answer else frozenset()
+
+    def record_key(self, effective: Mapping[str, Any], today: date | None = None) -> str | None:
+        """The natural key used to match records, or None while a part of it is missing."""
+        parts = self.keys.primary
+        if self.keys.fallback_when is not None and cond.holds(
+            self.keys.fallback_when,
+            effective.get,
+            today or date.today(),
+            self.tags_of,
+            parse_iso_date,
+        ):
+            parts = self.keys.fallback
+        values = []
+        for key in parts:
+            value = effective.get(key)
+            if value is None or value == "" or value == []:
+                return None
+            values.append(f"{key}={value}")
+        return "|".join(values)
+
+
+def parse_iso_date(value: Any) -> date | None:
+    """A stored date answer as a date, or None for anything else (never raises)."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, problem: str) -> None:
+        self.items.append(f"{where}: {problem}" if where else problem)
+
+    def unknown_keys(self, where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
+        for key in sorted(set(table) - allowed):
+            self.add(where, f"unknown key '{key}'")
+
+
+def _parse_condition(raw: Any, where: str, problems: _Problems) -> cond.Condition | None:
+    if raw is None:
+        return None
+    try:
+        return cond.parse(raw)
+    except cond.ConditionError as exc:
+        problems.add(where, str(exc))
+        return None
+
+
+def _parse_answers(
+    raw: Any, where: str, problems: _Problems, lists: Mapping[str, Any]
+) -> tuple[Answer, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.add(where, "the answer list is empty or not a list")
+        return ()
+    answers: list[Answer] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw, 1):
+        if isinstance(item, str):
+            item = {"label": item}
+        if not isinstance(item, Mapping):
+            problems.add(where, f"answer {i} must be a table with a label")
+            continue
+        problems.unknown_keys(f"{where}, answer {i}", item, _ANSWER_KEYS)
+        label = item.get("label")
+        if not isinstance(label, str) or not label.strip():
+            problems.add(where, f"answer {i} has no label")
+            continue
+        if label in seen:
+            problems.add(where, f"answer '{label}' is listed twice")
+        seen.add(label)
+        tags = item.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            problems.add(where, f"answer '{label}': tags must be a list of words")
+            tags = []
+        code = item.get("code")
+        answers.append(
+            Answer(
+                label=label,
+                code=None if code is None else str(code),
+                tags=frozenset(tags),
+                exclusive=bool(item.get("exclusive", False)),
+                provisional=bool(item.get("provisional", False)),
+            )
+        )
+    return tuple(answers)
+
+
+def _number(raw: Any, name: str, where: str, problems: _Problems) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        problems.add(where, f"'{name}' must be a number")
+        return None
+    return raw
+
+
+def _parse_question(
+    raw: Any, local: bool, index: int, problems: _Problems, lists: Mapping[str, Any]
+) -> Question | None:
+    section = "local_fields" if local else "questions"
+    if not isinstance(raw, Mapping):
+        problems.add(f"{section} entry {index}", "must be a table")
+        return None
+    key = raw.get("name" if local else "number")
+    where = f"{'local field' if local else 'question'} {key or f'#{index}'}"
+    problems.unknown_keys(where, raw, _LOCAL_KEYS if local else _QUESTION_KEYS)
+    if not isinstance(key, str) or not key.strip():
+        problems.add(where, f"'{'name' if local else 'number'}' is missing")
+        return None
+    if not local and not all(part.isdigit() for part in key.split(".")):
+        problems.add(where, "a question number looks like 1.11")
+    if local and not key.replace("_", "").isalnum():
+        problems.add(where, "a local field name uses letters, digits and _ only")
+    for required in ("label", "tab", "type") + (() if local else ("short_name",)):
+        if not isinstance(raw.get(required), str) or not raw[required].strip():
+            problems.add(where, f"'{required}' is missing")
+    qtype = raw.get("type")
+    if qtype not in QUESTION_TYPES:
+        problems.add(where, f"type '{qtype}' is not one of {', '.join(QUESTION_TYPES)}")
+    answers: tuple[Answer, ...] = ()
+    if "answers" in raw and "answer_list" in raw:
+        problems.add(where, "give 'answers' or 'answer_list', not both")
+    if "answer_list" in raw:
+        name = raw["answer_list"]
+        if name not in lists:
+            problems.add(where, f"answer_list '{name}' is not defined in [answer_lists]")
+        else:
+            answers = _parse_answers(lists[name], where, problems, lists)
+    elif "answers" in raw:
+        answers = _parse_answers(raw["answers"], where, problems, lists)
+    if qtype in ("single", "multi") and not answers and "answer_list" not in raw:
+        problems.add(where, f"a {qtype} question needs an answer list ('answers' or 'answer_list')")
+    if qtype not in ("single", "multi") and answers:
+        problems.add(where, f"a {qtype} question takes no answer list")
+    if qtype != "multi" and any(a.exclusive for a in answers):
+        problems.add(where, "only a multi question can have exclusive answers")
+    special = raw.get("special_answers", [])
+    if not isinstance(special, list) or not all(isinstance(s, str) for s in special):
+        problems.add(where, "'special_answers' must be a list of texts")
+        special = []
+    elif special and qtype not in ("nhs", "date"):
+        problems.add(where, "'special_answers' only make sense for nhs and date questions")
+    low = _number(raw.get("min"), "min", where, problems)
+    high = _number(raw.get("max"), "max", where, problems)
+    if low is not None and high is not None and low > high:
+        problems.add(where, f"min {low} is above max {high}")
+    if (low is not None or high is not None or "precision" in raw) and qtype != "number":
+        problems.add(where, "min, max and precision are for number questions")
+    precision = raw.get("precision")
+    if precision is not None and (
+        not isinstance(precision, int) or isinstance(precision, bool) or precision < 0
+    ):
+        problems.add(where, "'precision' must be a whole number of decimal places")
+        precision = None
+    max_length = raw.get("max_length")
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        problems.add(where, "'max_length' must be a positive whole number")
+        max_length = None
+    flags = [
+        part.removeprefix("provisional_").replace("_", " ")
+        for part in sorted(raw)
+        if part.startswith("provisional") and raw[part] is True
+    ]
+    flags = ["question" if f == "provisional" else f for f in flags]
+    if any(a.provisional for a in answers) and "answers" not in flags:
+        flags.append("some answers")
+    return Question(
+        key=key,
+        label=str(raw.get("label", "")),
+        tab=str(raw.get("tab", "")),
+        type=str(qtype),
+        local=local,
+        short_name=None if local else str(raw.get("short_name", "")),
+        answers=answers,
+        special_answers=tuple(special),
+        lite=bool(raw.get("lite", False)),
+        lite_when=_parse_condition(raw.get("lite_when"), f"{where}, lite_when", problems),
+        applies_when=_parse_condition(raw.get("applies_when"), f"{where}, applies_when", problems),
+        help=str(raw.get("help", "")),
+        min=low,
+        max=high,
+        precision=precision,
+        max_length=max_length,
+        multiline=bool(raw.get("multiline", False)),
+        provisional=tuple(flags),
+    )
+
+
+def _check_condition_refs(
+    c: cond.Condition | None, where: str, questions: Mapping[str, Question], problems: _Problems
+) -> None:
+    if c is None:
+        return
+    for ref in cond.referenced_questions(c):
+        if ref not in questions:
+            problems.add(where, f"names question {ref}, which does not exist")
+    for test in cond.question_tests(c):
+        q = questions.get(test.question)
+        if q is None:
+            continue
+        if test.operator == "in":
+            offered = {a.label for a in q.answers} | set(q.special_answers)
+            for label in sorted(test.operand - offered):
+                problems.add(where, f"'{label}' is not an answer of question {q.key}")
+        elif test.operator == "has_tag":
+            tags = set().union(*(a.tags for a in q.answers)) if q.answers else set()
+            for tag in sorted(test.operand - tags):
+                problems.add(where, f"no answer of question {q.key} has the tag '{tag}'")
+        elif test.operator in cond.COMPARISONS and q.type != "number":
+            problems.add(where, f"compares question {q.key}, which is not a number question")
+    for c2 in _days_since(c):
+        q = questions.get(c2.question)
+        if q is not None and q.type != "date":
+            problems.add(where, f"days_since needs a date question; {q.key} is {q.type}")
+
+
+def _days_since(c: cond.Condition) -> list[cond.DaysSince]:
+    match c:
+        case cond.DaysSince():
+            return [c]
+        case cond.AnyOf(items=items) | cond.AllOf(items=items):
+            return [d for i in items for d in _days_since(i)]
+        case cond.Not(item=item):
+            return _days_since(item)
+    return []
+
+
+def _evaluation_order(
+    questions: Mapping[str, Question], tabs: Mapping[str, Tab], problems: _Problems
+) -> tuple[str, ...]:
+    """Order questions so that each comes after every question its applicability reads."""
+    deps: dict[str, set[str]] = {}
+    for key, q in questions.items():
+        refs: set[str] = set()
+        for c in (q.applies_when, tabs[q.tab].applies_when if q.tab in tabs else None):
+            if c is not None:
+                refs |= {r for r in cond.referenced_questions(c) if r in questions}
+        deps[key] = refs
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(key: str, trail: list[str]) -> None:
+        if state.get(key) == 2:
+            return
+        if state.get(key) == 1:
+            cycle = " → ".join([*trail[trail.index(key) :], key])
+            problems.add(f"question {key}", f"applicability rules go round in a circle: {cycle}")
+            return
+        state[key] = 1
+        for dep in sorted(deps[key], key=list(questions).index):
+            visit(dep, [*trail, key])
+        state[key] = 2
+        order.append(key)
+
+    for key in questions:
+        visit(key, [])
+    return tuple(order)
+
+
+def _parse_checks(
+    raw: Any, questions: Mapping[str, Question], problems: _Problems
+) -> tuple[Check, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add("checks", "must be a list of [[checks]] tables")
+        return ()
+    checks: list[Check] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw, 1):
+        if not isinstance(item, Mapping):
+            problems.add(f"check #{i}", "must be a table")
+            continue
+        cid = str(item.get("id", f"#{i}"))
+        where = f"check {cid}"
+        if cid in seen:
+            problems.add(where, "the id is used twice")
+        seen.add(cid)
+        kind = item.get("kind")
+        if kind not in _CHECK_KINDS:
+            problems.add(where, f"unknown kind '{kind}' (known: {', '.join(_CHECK_KINDS)})")
+            continue
+        needed, optional, placeholders = _CHECK_KINDS[kind]
+        base = {"id", "kind", "severity", "message"}
+        problems.unknown_keys(where, item, base | needed | optional)
+        for key in sorted(needed - set(item)):
+            problems.add(where, f"'{key}' is missing")
+        severity = item.get("severity")
+        if severity not in SEVERITIES:
+            problems.add(where, f"severity must be 'error' or 'warning', not '{severity}'")
+        message = item.get("message")
+        if not isinstance(message, str) or not message.strip():
+            problems.add(where, "'message' is missing")
+            message = ""
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(message) if f}
+        except ValueError as exc:
+            problems.add(where, f"message: {exc}")
+            fields = set()
+        for f in sorted(fields - placeholders):
+            problems.add(
+                where, f"message uses {{{f}}}; this kind offers {sorted(placeholders) or 'none'}"
+            )
+        params = {k: v for k, v in item.items() if k not in base}
+        refs: list[str] = []
+        for name in ("questions",):
+            value = params.get(name)
+            if value is not None:
+                if not isinstance(value, list) or not value:
+                    problems.add(where, f"'{name}' must be a non-empty list of question numbers")
+                else:
+                    refs += [str(v) for v in value]
+        for name in ("earlier", "later", "at", "birth", "at_date", "question"):
+            if name in params:
+                refs.append(str(params[name]))
+        for ref in refs:
+            if ref not in questions:
+                problems.add(where, f"names question {ref}, which does not exist")
+        if kind == "date_not_before" and not isinstance(params.get("date"), date):
+            problems.add(where, "'date' must be a TOML date such as 2016-01-01")
+        for name in ("years", "within_days"):
+            if name in params and (not isinstance(params[name], int) or params[name] < 0):
+                problems.add(where, f"'{name}' must be a whole number")
+        checks.append(Check(cid, str(kind), str(severity), message, params))
+    return tuple(checks)
+
+
+def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled") -> Definition:
+    """Build a Definition from parsed TOML, or raise DataFileError listing every problem."""
+    p = _Problems()
+    p.unknown_keys("", data, _TOP_KEYS)
+    if data.get("kind") != "dataset":
+        p.add("", f'kind must be "dataset", not {data.get("kind")!r}')
+    for key in ("id", "name", "version"):
+        if not isinstance(data.get(key), str | int) or not str(data.get(key)).strip():
+            p.add("", f"'{key}' is missing")
+    applies_from = data.get("applies_from")
+    if not isinstance(applies_from, date):
+        p.add("", "'applies_from' must be a TOML date such as 2020-01-01")
+        applies_from = date.min
+    lists = data.get("answer_lists", {})
+    if not isinstance(lists, Mapping):
+        p.add("answer_lists", "must be a table of lists")
+        lists = {}
+
+    tabs: dict[str, Tab] = {}
+    for i, raw in enumerate(data.get("tabs", []) or [], 1):
+        if not isinstance(raw, Mapping) or not raw.get("id") or not raw.get("label"):
+            p.add(f"tab #{i}", "needs an id and a label")
+            continue
+        p.unknown_keys(f"tab {raw['id']}", raw, _TAB_KEYS)
+        if raw["id"] in tabs:
+            p.add(f"tab {raw['id']}", "the id is used twice")
+        tabs[str(raw["id"])] = Tab(
+            id=str(raw["id"]),
+            label=str(raw["label"]),
+            applies_when=_parse_condition(raw.get("applies_when"), f"tab {raw['id']}", p),
+            not_applicable_label=str(raw.get("not_applicable_label", "")),
+            not_applicable_help=str(raw.get("not_applicable_help", "")),
+        )
+    if not tabs:
+        p.add("tabs", "no [[tabs]] are defined")
+
+    questions: dict[str, Question] = {}
+    short_names: dict[str, str] = {}
+    raw_questions = data.get("questions")
+    if not isinstance(raw_questions, list) or not raw_questions:
+        p.add("questions", "no [[questions]] are defined")
+        raw_questions = []
+    for local, entries in ((False, raw_questions), (True, data.get("local_fields", []) or [])):
+        for i, raw in enumerate(entries, 1):
+            q = _parse_question(raw, local, i, p, lists)
+            if q is None:
+                continue
+            what = "local field" if local else "question"
+            if q.key in questions:
+                p.add(f"{what} {q.key}", "is defined twice")
+                continue
+            if q.tab and q.tab not in tabs:
+                p.add(f"{what} {q.key}", f"tab '{q.tab}' is not one of the [[tabs]]")
+            if q.short_name:
+                if q.short_name in short_names:
+                    p.add(
+                        f"question {q.key}",
+                        f"short name '{q.short_name}' is also used by {short_names[q.short_name]}",
+                    )
+                short_names[q.short_name] = q.key
+            questions[q.key] = q
+
+    for q in questions.values():
+        where = f"{'local field' if q.local else 'question'} {q.key}"
+        _check_condition_refs(q.applies_when, f"{where}, applies_when", questions, p)
+        _check_condition_refs(q.lite_when, f"{where}, lite_when", questions, p)
+    for t in tabs.values():
+        _check_condition_refs(t.applies_when, f"tab {t.id}, applies_when", questions, p)
+
+    roles = data.get("roles", {})
+    if not isinstance(roles, Mapping):
+        p.add("roles", "must be a table")
+        roles = {}
+    p.unknown_keys("roles", roles, set(_ROLE_SINGLE) | set(_ROLE_LIST))
+    for name in _ROLE_SINGLE:
+        if name not in roles:
+            p.add("roles", f"'{name}' is missing")
+        elif roles[name] not in questions:
+            p.add("roles", f"'{name}' names question {roles[name]}, which does not exist")
+    for name in _ROLE_LIST:
+        value = roles.get(name)
+        if not isinstance(value, list) or not value:
+            p.add("roles", f"'{name}' must be a list of question numbers")
+        else:
+            for ref in value:
+                if ref not in questions:
+                    p.add("roles", f"'{name}' names question {ref}, which does not exist")
+
+    keys_raw = data.get("keys", {})
+    if not isinstance(keys_raw, Mapping):
+        keys_raw = {}
+    p.unknown_keys("keys", keys_raw, _KEYS_KEYS)
+    primary = keys_raw.get("primary")
+    if not isinstance(primary, list) or not primary:
+        p.add("keys", "'primary' must list the questions that identify a record")
+        primary = []
+    fallback = keys_raw.get("fallback", []) or []
+    for ref in [*primary, *fallback]:
+        if ref not in questions:
+            p.add("keys", f"names question {ref}, which does not exist")
+    fallback_when = _parse_condition(keys_raw.get("fallback_when"), "keys, fallback_when", p)
+    _check_condition_refs(fallback_when, "keys, fallback_when", questions, p)
+    if fallback_when is not None and not fallback:
+        p.add("keys", "'fallback_when' is given but 'fallback' is empty")
+
+    windows: list[FollowupWindow] = []
+    followup = data.get("followup", {}) or {}
+    for wid, raw in (followup.get("windows", {}) or {}).items():
+        where = f"followup window {wid}"
+        if not isinstance(raw, Mapping):
+            p.add(where, "must be a table")
+            continue
+        p.unknown_keys(where, raw, _WINDOW_KEYS)
+        missing = sorted(_WINDOW_KEYS - set(raw))
+        if missing:
+            p.add(where, f"missing {', '.join(missing)}")
+            continue
+        if raw["closed_by"] not in questions:
+            p.add(where, f"closed_by names question {raw['closed_by']}, which does not exist")
+        days = [raw[k] for k in ("upcoming_from", "due_from", "overdue_from", "missed_from")]
+        if not all(isinstance(d, int) for d in days) or days != sorted(days):
+            p.add(where, "the day counts must be whole numbers in increasing order")
+            continue
+        windows.append(FollowupWindow(str(wid), str(raw["label"]), str(raw["closed_by"]), *days))
+
+    checks = _parse_checks(data.get("checks"), questions, p)
+    order = _evaluation_order(questions, tabs, p)
+    if p.items:
+        raise DataFileError(path, p.items)
+    return Definition(
+        id=str(data["id"]),
+        name=str(data["name"]),
+        version=str(data["version"]),
+        applies_from=applies_from,
+        path=path,
+        source=source,
+        roles=dict(roles),
+        keys=KeySpec(
+            tuple(primary),
+            tuple(fallback),
+            fallback_when,
+            bool(keys_raw.get("provisional_fallback", False)),
+        ),
+        tabs=tuple(tabs.values()),
+        questions=questions,
+        checks=checks,
+        followup_windows=tuple(windows),
+        evaluation_order=order,
+        provisional_applies_from=bool(data.get("provisional_applies_from", False)),
+    )
+
+
+def load_definition(path: Path | str, source: str = "bundled") -> Definition:
+    path = Path(path)
+    return parse_definition(read_toml(path), path, source)
+
+
+class DefinitionSet:
+    """Every dataset version in use; a record is checked against the version for its 1.09."""
+
+    def __init__(self, definitions: Iterable[Definition]) -> None:
+        self.definitions = sorted(definitions, key=lambda d: d.applies_from)
+        if not self.definitions:
+            raise DataFileError("datasets", ["no dataset definition file was found"])
+        seen: dict[date, Definition] = {}
+        for d in self.definitions:
+            if d.applies_from in seen:
+                raise DataFileError(
+                    d.path,
+                    [
+                        f"applies from {d.applies_from:%d/%m/%Y}, the same date as "
+                        f"{seen[d.applies_from].path.name}: one of them must go"
+                    ],
+                )
+            seen[d.applies_from] = d
+        self.by_id = {d.id: d for d in self.definitions}
+
+    @property
+    def latest(self) -> Definition:
+        return self.definitions[-1]
+
+    def for_date(self, diagnosed: date | None) -> Definition:
+        """The version for a diagnosis date; the newest while 1.09 is unknown.
+
+        A date before every version uses the earliest (the rules then say it is too early).
+        """
+        if diagnosed is None:
+            return self.latest
+        chosen = self.definitions[0]
+        for d in self.definitions:
+            if d.applies_from <= diagnosed:
+                chosen = d
+        return chosen
+
+    def for_answers(self, answers: Mapping[str, Any]) -> Definition:
+        role = self.latest.role("diagnosed")
+        return self.for_date(parse_iso_date(answers.get(role)))
+
+    def get(self, definition_id: str) -> Definition:
+        return self.by_id.get(definition_id) or self.latest
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.definitions)
+
+
+def dataset_files(paths: AppPaths | None) -> list[DataFile]:
+    return find("dataset", paths)
+
+
+def load_definitions(paths: AppPaths | None = None) -> DefinitionSet:
+    """Load every dataset file in use (overrides first), failing loudly on any problem."""
+    return DefinitionSet(load_definition(f.path, f.source) for f in dataset_files(paths))
