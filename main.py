@@ -1,4 +1,7 @@
-"""flsdesk launcher: ``python main.py`` opens the window, ``python main.py <command>`` runs the CLI."""
+"""flsdesk launcher.
+
+``python main.py`` opens the window; ``python main.py <command>`` runs the command line.
+"""
 
 import sys
 

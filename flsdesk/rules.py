@@ -267,9 +267,7 @@ def _exclusive(c: Check, ctx: _Ctx) -> Iterator[Finding]:
 
 def _max_length(c: Check, ctx: _Ctx) -> Iterator[Finding]:
     for q, value in ctx.of_type("text", "nhs"):
-        if q.max_length is not None and isinstance(value, str) and len(value) > q.max_length:
-            yield q.key, {"max_length": q.max_length}, None
-        elif not isinstance(value, str):
+        if q.max_length is not None and len(str(value)) > q.max_length:
             yield q.key, {"max_length": q.max_length}, None
 
 
