@@ -1,0 +1,149 @@
+"""One copy of flsdesk per store: a lock file in the data folder.
+
+The lock is an OS file lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) held on
+``flsdesk.lock`` for as long as the store is open. The OS drops it when the process ends, however
+it ends (crash, SIGKILL, power cut), so a lock left behind by a dead copy is never "stale": the
+file is still there but nobody holds it, and the next copy simply takes it over. The pid and host
+written into the file only make the refusal message useful.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from pathlib import Path
+from types import TracebackType
+
+from flsdesk.paths import make_private_dir
+from flsdesk.store.errors import StoreInUse
+
+log = logging.getLogger("flsdesk.store")
+
+LOCK_NAME = "flsdesk.lock"
+# Windows byte-range locks are mandatory (a locked range cannot even be read), so we lock one
+# byte far past the text and leave the pid readable for the message.
+_WIN_LOCK_OFFSET = 0x7FFF0000
+
+
+def lock_path(data_dir: Path) -> Path:
+    return Path(data_dir) / LOCK_NAME
+
+
+def _try_lock(fd: int) -> bool:
+    if os.name == "nt":
+        import msvcrt
+
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        # flock, not lockf: flock locks belong to the open file, so a second open in the same
+        # process is refused too (lockf locks are per process and would let it through).
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        with contextlib.suppress(OSError):
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _describe_holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return ""
+    fields = dict(
+        line.split("=", 1) for line in text.splitlines() if "=" in line and len(line) < 300
+    )
+    pid, host = fields.get("pid", "").strip(), fields.get("host", "").strip()
+    if not pid.isdigit():
+        return ""
+    if host and host != socket.gethostname():
+        return f" (process {pid} on the computer {host})"
+    return f" (process {pid} on this computer)"
+
+
+class StoreLock:
+    """Exclusive use of the store in ``data_dir``; a context manager.
+
+    ``acquire()`` raises StoreInUse when another copy (any process, or another StoreLock in this
+    one) holds it.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = lock_path(self.data_dir)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        make_private_dir(self.data_dir)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if not _try_lock(fd):
+                raise StoreInUse(
+                    f"flsdesk is already open on this store{_describe_holder(self.path)}. "
+                    "Close the other copy first."
+                )
+            # Ours now: whatever pid was written there belongs to a copy that has gone.
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid={os.getpid()}\nhost={socket.gethostname()}\n".encode("ascii"))
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        log.info("store lock taken")
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            # Clear the text before unlocking, so nobody reads our pid after we have gone; the
+            # file itself stays (deleting a lock file races with the next copy opening it).
+            os.ftruncate(fd, 0)
+            _unlock(fd)
+        finally:
+            os.close(fd)
+        log.info("store lock released")
+
+    def __enter__(self) -> StoreLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        # A forgotten lock is released with its object rather than with the process.
+        with contextlib.suppress(Exception):
+            self.release()
