@@ -1,0 +1,226 @@
+"""Numbered schema steps, from an empty database to the current schema.
+
+Each step runs in its own ``BEGIN IMMEDIATE`` transaction that also sets ``PRAGMA user_version``
+(the header field is written transactionally), so a crash mid-step leaves the database at the
+previous schema, never between two. Before an existing database is upgraded, a copy is taken
+through SQLite's backup API (a file copy of a live WAL database can be torn).
+
+The steps are frozen SQL: once released, a step never changes. ``models.py`` describes the result;
+``tests/core/test_migrations.py`` checks that the two agree, and that every released fixture
+database in ``tests/fixtures/`` migrates with its records intact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+
+from flsdesk import __version__
+from flsdesk.store.errors import NewerSchema, StoreDamaged
+
+log = logging.getLogger("flsdesk.store")
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int  # the schema version the database has once this step is done
+    description: str
+    run: Callable[[Any], None]  # receives the DB-API connection, inside the step's transaction
+
+
+def _statements(*statements: str) -> Callable[[Any], None]:
+    def run(conn: Any) -> None:
+        # One execute() per statement: executescript() would COMMIT the step's transaction.
+        for statement in statements:
+            conn.execute(statement)
+
+    return run
+
+
+_schema_1 = _statements(
+    """
+CREATE TABLE records (
+    id INTEGER NOT NULL,
+    uuid VARCHAR(36) NOT NULL,
+    answers TEXT NOT NULL,
+    dataset_id VARCHAR(64) NOT NULL,
+    nhs_number VARCHAR(16),
+    diagnosed DATE,
+    date_of_birth DATE,
+    gender VARCHAR(40),
+    site VARCHAR(80),
+    name VARCHAR(200) COLLATE "NOCASE",
+    hospital_number VARCHAR(40) COLLATE "NOCASE",
+    match_key VARCHAR(200),
+    status VARCHAR(20) NOT NULL,
+    has_errors BOOLEAN NOT NULL,
+    missing_count INTEGER NOT NULL,
+    followup_applies BOOLEAN NOT NULL,
+    fu16_closed BOOLEAN NOT NULL,
+    fu52_closed BOOLEAN NOT NULL,
+    followup_ended BOOLEAN NOT NULL,
+    bone_therapy VARCHAR(400),
+    bone_therapy_drug BOOLEAN NOT NULL,
+    evaluated_on DATE NOT NULL,
+    deleted_at DATETIME,
+    deleted_reason VARCHAR(40),
+    deleted_note TEXT,
+    created_at DATETIME NOT NULL,
+    created_by VARCHAR(120) NOT NULL,
+    updated_at DATETIME NOT NULL,
+    updated_by VARCHAR(120) NOT NULL,
+    PRIMARY KEY (id),
+    UNIQUE (uuid)
+)
+""",
+    """
+CREATE INDEX ix_records_nhs_number ON records (nhs_number)
+""",
+    """
+CREATE INDEX ix_records_diagnosed ON records (diagnosed)
+""",
+    """
+CREATE INDEX ix_records_match_key ON records (match_key)
+""",
+    """
+CREATE INDEX ix_records_status ON records (status)
+""",
+    """
+CREATE INDEX ix_records_deleted_at ON records (deleted_at)
+""",
+    """
+CREATE INDEX ix_records_name ON records (name)
+""",
+    """
+CREATE INDEX ix_records_hospital_number ON records (hospital_number)
+""",
+    """
+CREATE TABLE audit (
+    id INTEGER NOT NULL,
+    at DATETIME NOT NULL,
+    user VARCHAR(120) NOT NULL,
+    record_id INTEGER,
+    question VARCHAR(64),
+    old_value TEXT,
+    new_value TEXT,
+    reason TEXT,
+    action VARCHAR(16) NOT NULL,
+    PRIMARY KEY (id)
+)
+""",
+    """
+CREATE INDEX ix_audit_record_id ON audit (record_id)
+""",
+    """
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END
+""",
+    """
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+WHEN EXISTS (SELECT 1 FROM records WHERE records.id = OLD.record_id)
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END
+""",
+    """
+CREATE TABLE settings (
+    "key" VARCHAR(80) NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY ("key")
+)
+""",
+    """
+CREATE TABLE meta (
+    "key" VARCHAR(80) NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY ("key")
+)
+""",
+)
+
+STEPS: tuple[Step, ...] = (Step(1, "records, audit trail, settings, meta", _schema_1),)
+
+CURRENT_SCHEMA = STEPS[-1].number
+
+
+def schema_version(conn: Any) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _is_empty(conn: Any) -> bool:
+    row = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    return int(row[0]) == 0
+
+
+def check_not_newer(version: int, steps: Sequence[Step] = STEPS) -> None:
+    current = steps[-1].number
+    if version > current:
+        raise NewerSchema(
+            f"This store was written by a newer version of flsdesk (store schema {version}, "
+            f"this version knows up to {current}). Install the newer version to open it; "
+            "nothing has been changed."
+        )
+
+
+def migrate(
+    engine: sqlalchemy.Engine,
+    backup: Callable[[int], Path | None] | None = None,
+    steps: Sequence[Step] = STEPS,
+    now: Callable[[], datetime] | None = None,
+) -> int:
+    """Bring the database to the last of ``steps``; returns the schema version it started at.
+
+    ``backup(from_version)`` is called once, before the first step, when an existing database
+    (schema >= 1) is about to change. A newer database raises ``NewerSchema`` and is left alone.
+    """
+    numbers = [s.number for s in steps]
+    if numbers != list(range(1, len(steps) + 1)):
+        raise ValueError("migration steps must be numbered 1, 2, 3… without gaps")
+    clock = now or (lambda: datetime.now(UTC))
+    raw = engine.raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        start = schema_version(conn)
+        check_not_newer(start, steps)
+        if start == 0 and not _is_empty(conn):
+            # Tables but no schema number: not a database this program made.
+            raise StoreDamaged("The database file is not an flsdesk store (no schema version).")
+        pending = [s for s in steps if s.number > start]
+        if not pending:
+            return start
+        if start > 0 and backup is not None:
+            path = backup(start)
+            log.info("backup before migrating from schema %d written (%s)", start, path)
+        saved_level = conn.isolation_level
+        # Autocommit mode in the driver so that our explicit BEGIN/COMMIT are the only
+        # transaction boundaries (pysqlite would otherwise not wrap DDL at all).
+        conn.isolation_level = None
+        try:
+            for step in pending:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    step.run(conn)
+                    stamp = clock().isoformat()
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        (f"schema_{step.number}_at", f"{stamp} flsdesk {__version__}"),
+                    )
+                    conn.execute(f"PRAGMA user_version = {int(step.number)}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                log.info("store schema migrated to %d (%s)", step.number, step.description)
+        finally:
+            conn.isolation_level = saved_level
+        return start
+    finally:
+        raw.close()

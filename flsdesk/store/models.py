@@ -1,0 +1,116 @@
+"""The tables of the encrypted store, as SQLAlchemy 2 typed models.
+
+A record is one row: its answers are one JSON document (the definition decides what questions
+exist, so the schema does not change when the dataset does), and the columns beside it are
+derived by the rules at every save. Lists, the worklist, KPIs and export query those columns, so
+they never have to evaluate 50,000 records in Python.
+
+These classes describe the *current* schema. The database is built and upgraded only by the
+numbered steps in ``migrations.py``; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Record(Base):
+    __tablename__ = "records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stable across backups, restores and machines; the integer id is only local.
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    answers: Mapped[str] = mapped_column(Text)  # JSON object, see docs/internal-contracts.md
+    dataset_id: Mapped[str] = mapped_column(String(64))  # the definition it was evaluated under
+
+    # Derived at every save from the rules' Evaluation (effective answers: hidden ones are absent).
+    nhs_number: Mapped[str | None] = mapped_column(String(16))
+    diagnosed: Mapped[date | None] = mapped_column(Date)
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(40))
+    site: Mapped[str | None] = mapped_column(String(80))
+    # NOCASE so that a prefix search (LIKE 'smi%') can use the index.
+    name: Mapped[str | None] = mapped_column(String(200, collation="NOCASE"))
+    hospital_number: Mapped[str | None] = mapped_column(String(40, collation="NOCASE"))
+    match_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    has_errors: Mapped[bool] = mapped_column(Boolean)
+    missing_count: Mapped[int] = mapped_column(Integer)
+    followup_applies: Mapped[bool] = mapped_column(Boolean)
+    fu16_closed: Mapped[bool] = mapped_column(Boolean)
+    fu52_closed: Mapped[bool] = mapped_column(Boolean)
+    followup_ended: Mapped[bool] = mapped_column(Boolean)
+    # The recommended bone therapy labels joined by ";" in definition order, and whether any is
+    # a drug (KPIs 7, 10, 11 count on it).
+    bone_therapy: Mapped[str | None] = mapped_column(String(400))
+    bone_therapy_drug: Mapped[bool] = mapped_column(Boolean)
+    # Status can change with the calendar alone (6.01 becomes required from day 113): the day of
+    # the last evaluation tells the start-up refresh which rows may be stale.
+    evaluated_on: Mapped[date] = mapped_column(Date)
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_reason: Mapped[str | None] = mapped_column(String(40))
+    deleted_note: Mapped[str | None] = mapped_column(Text)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(120))
+
+    __table_args__ = (
+        Index("ix_records_nhs_number", "nhs_number"),
+        Index("ix_records_diagnosed", "diagnosed"),
+        Index("ix_records_match_key", "match_key"),
+        Index("ix_records_status", "status"),
+        Index("ix_records_deleted_at", "deleted_at"),
+        Index("ix_records_name", "name"),
+        Index("ix_records_hospital_number", "hospital_number"),
+    )
+
+
+class AuditEntry(Base):
+    """Append-only (triggers refuse UPDATE, and DELETE while the record still exists)."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    user: Mapped[str] = mapped_column(String(120))
+    # No foreign key: the purge entry must outlive the record it describes.
+    record_id: Mapped[int | None] = mapped_column(Integer)
+    question: Mapped[str | None] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)  # JSON
+    new_value: Mapped[str | None] = mapped_column(Text)  # JSON
+    reason: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_audit_record_id", "record_id"),)
+
+
+class Setting(Base):
+    """Service settings, secrets included (the upload token): they are safe only in here."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class Meta(Base):
+    """Facts about the store itself (when and by which version it was created, migrations run).
+
+    The schema number itself is ``PRAGMA user_version``: it lives in the database header and is
+    written in the same transaction as each migration step.
+    """
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

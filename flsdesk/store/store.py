@@ -1,0 +1,652 @@
+"""The store facade: open the encrypted database, and save, load, delete and restore records.
+
+Every save evaluates the record with the rules, then writes its answers, the columns derived from
+the evaluation and its audit entries in one transaction: either all of it is on disk or none.
+A duplicate match key never refuses a save; it is an error on both records, kept true by
+re-evaluating the records that share the old or the new key whenever a record's key changes, and
+whenever a record is deleted, restored or created.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import threading
+import uuid as uuidlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from flsdesk import __version__
+from flsdesk.dataset import DefinitionSet, load_definitions
+from flsdesk.paths import AppPaths, make_private_dir
+from flsdesk.rules import Evaluation
+from flsdesk.store import audit
+from flsdesk.store import settings as settings_mod
+from flsdesk.store.errors import NoStore, StoreError
+from flsdesk.store.lock import StoreLock
+from flsdesk.store.migrations import migrate
+from flsdesk.store.models import Meta, Record
+from flsdesk.store.records import (
+    RETENTION_DAYS,
+    BatchHooks,
+    DeletedRecord,
+    DuplicatePair,
+    Evaluator,
+    RecordNotFound,
+    StoredRecord,
+    StoreHooks,
+    check_delete_reason,
+    dump_json,
+    normalise_answers,
+    records_table,
+)
+
+log = logging.getLogger("flsdesk.store")
+
+Clock = Callable[[], datetime]
+_DERIVED = (
+    "dataset_id",
+    "nhs_number",
+    "diagnosed",
+    "date_of_birth",
+    "gender",
+    "site",
+    "name",
+    "hospital_number",
+    "match_key",
+    "status",
+    "has_errors",
+    "missing_count",
+    "followup_applies",
+    "fu16_closed",
+    "fu52_closed",
+    "followup_ended",
+    "bone_therapy",
+    "bone_therapy_drug",
+    "evaluated_on",
+)
+
+
+def user_label(initials: str, os_user: str | None = None) -> str:
+    """Who is working, as the audit trail records it: ``"AB (jsmith)"``."""
+    try:
+        account = os_user or getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers, services)
+        account = "unknown"
+    return f"{initials.strip().upper()} ({account})"
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Timestamps are stored as naive UTC; a naive clock value is taken as local time."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _lock_store(paths: AppPaths) -> StoreLock:
+    lock = StoreLock(paths.data_dir)
+    lock.acquire()  # StoreInUse when another copy has the store open
+    return lock
+
+
+def _backup_before_migration(
+    paths: AppPaths, key: bytes | None, engine: sqlalchemy.Engine, clock: Clock
+) -> Callable[[int], Path]:
+    def run(from_version: int) -> Path:
+        folder = make_private_dir(paths.backups_dir)
+        stamp = _utc(clock()).strftime("%Y%m%dT%H%M%SZ")
+        dest = folder / f"before-schema-upgrade-from-{from_version}-{stamp}.db"
+        try:
+            from flsdesk.store.backup import snapshot
+        except ImportError:  # pragma: no cover - only before backup.py exists
+            snapshot = None
+        if snapshot is not None:
+            snapshot(paths.database, key, dest)
+            return dest
+        from flsdesk.store.engine import connect
+
+        target = connect(dest, key, wal=False)
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.backup(target)  # type: ignore[union-attr]
+        finally:
+            raw.close()
+            target.close()
+        return dest
+
+    return run
+
+
+class Store:
+    """One open store. Not for use by two processes at once (the lock sees to that)."""
+
+    def __init__(
+        self,
+        paths: AppPaths,
+        engine: sqlalchemy.Engine,
+        user: str,
+        definitions: DefinitionSet,
+        clock: Clock,
+        lock: StoreLock | None = None,
+    ) -> None:
+        self.paths = paths
+        self.engine = engine
+        self.user = user
+        self.definitions = definitions
+        self._clock = clock
+        self._lock = lock
+        # One writer at a time inside this process (GUI thread and workers share the store).
+        self._write = threading.RLock()
+        self._evaluator = Evaluator(definitions, self.today)
+
+    # -- opening and closing ------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        paths: AppPaths,
+        key: bytes | None,
+        user: str,
+        site: str,
+        org_code: str | None = None,
+        *,
+        clock: Clock | None = None,
+        definitions: DefinitionSet | None = None,
+    ) -> Store:
+        """Create a new, empty store (the key file is the caller's business)."""
+        if paths.database.exists():
+            raise FileExistsError(f"A store already exists in {paths.data_dir}.")
+        make_private_dir(paths.data_dir)
+        store = cls._open(paths, key, user, clock, definitions, creating=True)
+        try:
+            with store._write, store.engine.begin() as conn:
+                settings_mod.set_(conn, settings_mod.SERVICE_NAME, site)
+                if org_code:
+                    settings_mod.set_(conn, settings_mod.ORG_CODE, org_code)
+                now = _utc(store._clock()).isoformat()
+                conn.execute(
+                    insert(Meta.__table__),
+                    [
+                        {"key": "store_uuid", "value": str(uuidlib.uuid4())},
+                        {"key": "created_at", "value": now},
+                        {"key": "created_by_version", "value": __version__},
+                    ],
+                )
+        except BaseException:
+            store.close()
+            raise
+        log.info("store created")
+        return store
+
+    @classmethod
+    def open(
+        cls,
+        paths: AppPaths,
+        key: bytes | None,
+        user: str,
+        clock: Clock | None = None,
+        *,
+        definitions: DefinitionSet | None = None,
+    ) -> Store:
+        """Open an existing store: lock, unlock, migrate, then the start-up purge and refresh."""
+        if not paths.database.exists():
+            raise NoStore(
+                f"There is no store in {paths.data_dir} yet; create one with 'flsdesk init'."
+            )
+        store = cls._open(paths, key, user, clock, definitions, creating=False)
+        try:
+            store.purge_expired()
+            store.refresh_stale()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def _open(
+        cls,
+        paths: AppPaths,
+        key: bytes | None,
+        user: str,
+        clock: Clock | None,
+        definitions: DefinitionSet | None,
+        creating: bool,
+    ) -> Store:
+        from flsdesk.store.engine import create_engine
+
+        clock = clock or _system_clock
+        lock = _lock_store(paths)
+        engine: sqlalchemy.Engine | None = None
+        try:
+            defs = definitions or load_definitions(paths)
+            engine = create_engine(paths.database, key)
+            backup = None if creating else _backup_before_migration(paths, key, engine, clock)
+            migrate(engine, backup=backup, now=lambda: _utc(clock()))
+            return cls(paths, engine, user, defs, clock, lock)
+        except BaseException:
+            if engine is not None:
+                engine.dispose()
+            _release(lock)
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+        _release(self._lock)
+        self._lock = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The current moment as stored: naive UTC."""
+        return _utc(self._clock())
+
+    def today(self) -> date:
+        """Today's date where the user is (the rules count days in local dates)."""
+        moment = self._clock()
+        return moment.astimezone().date() if moment.tzinfo else moment.date()
+
+    # -- evaluating ---------------------------------------------------------------------------
+
+    def evaluate(self, answers: Mapping[str, Any], record_id: int | None = None) -> Evaluation:
+        """What the rules say about these answers, duplicate checks included; writes nothing.
+
+        The form calls this as the user types.
+        """
+        with self.engine.connect() as conn:
+            ev, _ = self._evaluator.evaluate(
+                normalise_answers(answers), StoreHooks(conn), record_id
+            )
+        return ev
+
+    # -- records ------------------------------------------------------------------------------
+
+    def new_record(self, answers: Mapping[str, Any]) -> int:
+        """Save a new record; returns its id. Never refused for what the answers say."""
+        clean = normalise_answers(answers)
+        with self._write, self.engine.begin() as conn:
+            ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), None)
+            now = self.now()
+            record_id = int(
+                conn.execute(
+                    insert(records_table).values(
+                        uuid=str(uuidlib.uuid4()),
+                        answers=dump_json(clean),
+                        created_at=now,
+                        created_by=self.user,
+                        updated_at=now,
+                        updated_by=self.user,
+                        **derived,
+                    )
+                ).inserted_primary_key[0]
+            )
+            audit.write(
+                conn, [audit.entry(now, self.user, record_id, audit.CREATE, None, None, clean)]
+            )
+            self._refresh_keys(conn, {ev.key}, exclude=record_id)
+        log.info("record %d created (%s)", record_id, ev.status)
+        return record_id
+
+    def save(
+        self, record_id: int, answers: Mapping[str, Any], reason: str | None = None
+    ) -> Evaluation:
+        """Replace a record's answers; one audit entry per changed question, with ``reason``."""
+        clean = normalise_answers(answers)
+        with self._write, self.engine.begin() as conn:
+            row = self._row(conn, record_id)
+            if row.deleted_at is not None:
+                raise ValueError(f"Record {record_id} is deleted; restore it before editing it.")
+            old = _answers(row.answers)
+            ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), record_id)
+            now = self.now()
+            entries = audit.changes(old, clean, now, self.user, record_id, reason)
+            values: dict[str, Any] = dict(derived)
+            if entries:
+                values.update(answers=dump_json(clean), updated_at=now, updated_by=self.user)
+            conn.execute(update(records_table).where(records_table.c.id == record_id), values)
+            audit.write(conn, entries)
+            if row.match_key != ev.key:
+                self._refresh_keys(conn, {row.match_key, ev.key}, exclude=record_id)
+        log.info("record %d saved: %d question(s) changed (%s)", record_id, len(entries), ev.status)
+        return ev
+
+    def load(self, record_id: int) -> StoredRecord:
+        with self.engine.connect() as conn:
+            row = self._row(conn, record_id)
+        return StoredRecord(
+            id=row.id,
+            uuid=row.uuid,
+            answers=_answers(row.answers),
+            dataset_id=row.dataset_id,
+            status=row.status,
+            has_errors=bool(row.has_errors),
+            missing_count=row.missing_count,
+            match_key=row.match_key,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+            deleted_at=row.deleted_at,
+            deleted_reason=row.deleted_reason,
+            deleted_note=row.deleted_note,
+        )
+
+    def audit_trail(self, record_id: int) -> list[audit.AuditItem]:
+        with self.engine.connect() as conn:
+            return audit.trail(conn, record_id)
+
+    def live_count(self) -> int:
+        with self.engine.connect() as conn:
+            query = select(func.count()).where(records_table.c.deleted_at.is_(None))
+            return int(conn.scalar(query) or 0)
+
+    def bulk_insert(
+        self, answer_sets: Sequence[Mapping[str, Any]], chunk_size: int = 2000
+    ) -> list[int]:
+        """Create many records in one transaction (import, benchmark): executemany, not ORM.
+
+        Duplicates among the new records themselves are caught too (the hooks see the pending
+        batch), and records they clash with are re-evaluated afterwards.
+        """
+        if not answer_sets:
+            return []
+        now = self.now()
+        with self._write, self.engine.begin() as conn:
+            hooks = BatchHooks(conn)
+            next_id = int(conn.scalar(select(func.max(records_table.c.id))) or 0) + 1
+            # Ids are assigned here, under the write lock, so that the batch hooks can name a
+            # pending record as "the other record" before it is written.
+            ids = list(range(next_id, next_id + len(answer_sets)))
+            rows: list[dict[str, Any]] = []
+            audits: list[dict[str, Any]] = []
+            clashes: set[str] = set()
+            for record_id, answers in zip(ids, answer_sets, strict=True):
+                clean = normalise_answers(answers)
+                ev, derived = self._evaluator.evaluate(clean, hooks, record_id)
+                if ev.key is not None and (hooks.pending_keys.get(ev.key) or ev.has_errors):
+                    clashes.add(ev.key)
+                hooks.add(record_id, ev.key, derived["nhs_number"], derived["diagnosed"])
+                rows.append(
+                    {
+                        "id": record_id,
+                        "uuid": str(uuidlib.uuid4()),
+                        "answers": dump_json(clean),
+                        "created_at": now,
+                        "created_by": self.user,
+                        "updated_at": now,
+                        "updated_by": self.user,
+                        **derived,
+                    }
+                )
+                audits.append(
+                    audit.entry(now, self.user, record_id, audit.CREATE, None, None, clean)
+                )
+                if len(rows) >= chunk_size:
+                    conn.execute(insert(records_table), rows)
+                    audit.write(conn, audits)
+                    rows, audits = [], []
+            if rows:
+                conn.execute(insert(records_table), rows)
+                audit.write(conn, audits)
+            # A record evaluated early in the batch did not see a later one with its key.
+            self._refresh_keys(conn, clashes)
+        log.info("bulk insert: %d records created", len(ids))
+        return ids
+
+    # -- deletion -----------------------------------------------------------------------------
+
+    def delete(self, record_id: int, reason: str, note: str | None = None) -> None:
+        """Move a record to the deleted view (restorable for 30 days); ``reason`` as the
+        webtool's, and "Other" needs ``note``."""
+        text = check_delete_reason(reason, note)
+        with self._write, self.engine.begin() as conn:
+            row = self._row(conn, record_id)
+            if row.deleted_at is not None:
+                raise ValueError(f"Record {record_id} is already deleted.")
+            now = self.now()
+            conn.execute(
+                update(records_table)
+                .where(records_table.c.id == record_id)
+                .values(deleted_at=now, deleted_reason=reason, deleted_note=text)
+            )
+            audit.write(
+                conn,
+                [audit.entry(now, self.user, record_id, audit.DELETE, None, None, text, reason)],
+            )
+            # It no longer counts as a duplicate of anything.
+            self._refresh_keys(conn, {row.match_key}, exclude=record_id)
+        log.info("record %d deleted (%s)", record_id, reason)
+
+    def restore(self, record_id: int) -> Evaluation:
+        with self._write, self.engine.begin() as conn:
+            row = self._row(conn, record_id)
+            if row.deleted_at is None:
+                raise ValueError(f"Record {record_id} is not deleted.")
+            if self._days_left(row.deleted_at) <= 0:
+                raise ValueError(
+                    f"Record {record_id} was deleted more than {RETENTION_DAYS} days ago "
+                    "and can no longer be restored."
+                )
+            now = self.now()
+            conn.execute(
+                update(records_table)
+                .where(records_table.c.id == record_id)
+                .values(deleted_at=None, deleted_reason=None, deleted_note=None)
+            )
+            ev, derived = self._evaluator.evaluate(
+                _answers(row.answers), StoreHooks(conn), record_id
+            )
+            conn.execute(update(records_table).where(records_table.c.id == record_id), derived)
+            audit.write(
+                conn,
+                [audit.entry(now, self.user, record_id, audit.RESTORE, reason=row.deleted_reason)],
+            )
+            self._refresh_keys(conn, {ev.key}, exclude=record_id)
+        log.info("record %d restored", record_id)
+        return ev
+
+    def deleted_records(self) -> list[DeletedRecord]:
+        t = records_table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    t.id,
+                    t.uuid,
+                    t.nhs_number,
+                    t.name,
+                    t.diagnosed,
+                    t.deleted_at,
+                    t.deleted_reason,
+                    t.deleted_note,
+                )
+                .where(t.deleted_at.is_not(None))
+                .order_by(t.deleted_at.desc(), t.id)
+            ).all()
+        return [
+            DeletedRecord(
+                id=r.id,
+                uuid=r.uuid,
+                nhs_number=r.nhs_number,
+                name=r.name,
+                diagnosed=r.diagnosed,
+                deleted_at=r.deleted_at,
+                reason=r.deleted_reason,
+                note=r.deleted_note,
+                days_left=max(0, self._days_left(r.deleted_at)),
+            )
+            for r in rows
+        ]
+
+    def purge_expired(self) -> list[int]:
+        """Remove for good the records deleted 30 or more days ago (run at start-up).
+
+        Their audit history goes with them; one "purge" entry per record, holding no patient
+        data, says when, by whom and why it was deleted.
+        """
+        t = records_table.c
+        cutoff = self.now() - timedelta(days=RETENTION_DAYS)
+        with self._write, self.engine.begin() as conn:
+            rows = conn.execute(
+                select(t.id, t.uuid, t.deleted_at, t.deleted_reason).where(
+                    and_(t.deleted_at.is_not(None), t.deleted_at <= cutoff)
+                )
+            ).all()
+            if not rows:
+                return []
+            ids = [r.id for r in rows]
+            conn.execute(records_table.delete().where(t.id.in_(ids)))
+            # Allowed by the audit trigger only now that the records are gone.
+            conn.execute(audit.audit_table.delete().where(audit.audit_table.c.record_id.in_(ids)))
+            now = self.now()
+            audit.write(
+                conn,
+                [
+                    audit.entry(
+                        now,
+                        self.user,
+                        r.id,
+                        audit.PURGE,
+                        new_value={"uuid": r.uuid, "deleted_at": r.deleted_at.isoformat()},
+                        reason=r.deleted_reason,
+                    )
+                    for r in rows
+                ],
+            )
+        log.info("purged %d record(s) deleted more than %d days ago", len(ids), RETENTION_DAYS)
+        return ids
+
+    def _days_left(self, deleted_at: datetime) -> int:
+        expires = deleted_at + timedelta(days=RETENTION_DAYS)
+        remaining = expires - self.now()
+        # Whole days, rounded up: "1 day left" until the very moment it expires.
+        return -((-remaining) // timedelta(days=1))
+
+    # -- duplicates ---------------------------------------------------------------------------
+
+    def possible_duplicates(self) -> list[DuplicatePair]:
+        """Every pair of live records sharing a match key."""
+        a = aliased(Record)
+        b = aliased(Record)
+        query = (
+            select(a.id, b.id, a.match_key)
+            .join(b, and_(a.match_key == b.match_key, a.id < b.id))
+            .where(a.deleted_at.is_(None), b.deleted_at.is_(None), a.match_key.is_not(None))
+            .order_by(a.id, b.id)
+        )
+        with self.engine.connect() as conn:
+            return [DuplicatePair(x, y, k) for x, y, k in conn.execute(query)]
+
+    # -- settings -----------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self.engine.connect() as conn:
+            return settings_mod.get(conn, key, default)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._write, self.engine.begin() as conn:
+            settings_mod.set_(conn, key, value)
+        log.info("setting %s changed", key)
+
+    # -- keeping derived columns true ---------------------------------------------------------
+
+    def refresh_stale(self) -> int:
+        """Re-evaluate the live records whose stored status the calendar may have changed.
+
+        Status depends on today (6.01 becomes required from day 113, 7.01 from day 393; a date
+        "in the future" stops being one), so rows evaluated on an earlier day are refreshed when
+        their 1.09 is recent enough for a ``days_since`` rule to matter, or when they have errors.
+        """
+        today = self.today()
+        horizon = today - timedelta(days=self._evaluator.time_sensitive_days() + 1)
+        t = records_table.c
+        with self._write, self.engine.begin() as conn:
+            ids = list(
+                conn.scalars(
+                    select(t.id).where(
+                        t.deleted_at.is_(None),
+                        t.evaluated_on < today,
+                        or_(t.diagnosed >= horizon, t.has_errors.is_(True)),
+                    )
+                )
+            )
+            self._reevaluate(conn, ids)
+        if ids:
+            log.info("re-evaluated %d record(s) for today's date", len(ids))
+        return len(ids)
+
+    def reevaluate_all(self) -> int:
+        """Re-derive every live record (after a definition file changes)."""
+        with self._write, self.engine.begin() as conn:
+            ids = list(conn.scalars(select(records_table.c.id)))
+            self._reevaluate(conn, ids)
+        return len(ids)
+
+    def _refresh_keys(
+        self, conn: Connection, keys: Iterable[str | None], exclude: int | None = None
+    ) -> None:
+        wanted = [k for k in keys if k is not None]
+        if not wanted:
+            return
+        t = records_table.c
+        query = select(t.id).where(t.match_key.in_(wanted), t.deleted_at.is_(None))
+        if exclude is not None:
+            query = query.where(t.id != exclude)
+        self._reevaluate(conn, list(conn.scalars(query)))
+
+    def _reevaluate(self, conn: Connection, ids: list[int]) -> None:
+        """Update the derived columns only: nobody edited these records, so no audit entry."""
+        hooks = StoreHooks(conn)
+        t = records_table.c
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(select(t.id, t.answers).where(t.id.in_(chunk))).all()
+            updates = []
+            for row in rows:
+                _, derived = self._evaluator.evaluate(_answers(row.answers), hooks, row.id)
+                updates.append({"rid": row.id, **{f"v_{k}": v for k, v in derived.items()}})
+            if updates:
+                conn.execute(
+                    update(records_table)
+                    .where(t.id == bindparam("rid"))
+                    .values({name: bindparam(f"v_{name}") for name in _DERIVED}),
+                    updates,
+                )
+
+    @staticmethod
+    def _row(conn: Connection, record_id: int) -> sqlalchemy.Row[Any]:
+        row = conn.execute(select(records_table).where(records_table.c.id == record_id)).first()
+        if row is None:
+            raise RecordNotFound(record_id)
+        return row
+
+
+def _answers(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise StoreError("A record in the store is damaged (its answers are not a document).")
+    return value
+
+
+def _release(lock: StoreLock | None) -> None:
+    if lock is not None:
+        lock.release()
