@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from flsdesk import __version__
 from flsdesk.paths import AppPaths, resolve
+from flsdesk.store.errors import StoreError
 
 log = logging.getLogger("flsdesk.cli")
 
@@ -26,6 +27,7 @@ EXIT_STORE = 3
 
 COMMAND_MODULES = [
     "flsdesk.definitions_cli",
+    "flsdesk.store.commands",
 ]
 
 
@@ -105,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flsdesk {args.command}: {exc}", file=sys.stderr)
         log.info("command %s ended with exit %d", args.command, exc.code)
         return exc.code
+    except StoreError as exc:
+        print(f"flsdesk {args.command}: {exc}", file=sys.stderr)
+        log.info("command %s: %s; exit %d", args.command, type(exc).__name__, EXIT_STORE)
+        return EXIT_STORE
     except KeyboardInterrupt:
         print("flsdesk: interrupted", file=sys.stderr)
         return EXIT_USAGE

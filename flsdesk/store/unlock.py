@@ -1,0 +1,131 @@
+"""Unlocking without a window (see shared/spec/cli.md, "Unlocking, without a window").
+
+Order: ``FLSDESK_PASSPHRASE``, then ``FLSDESK_RECOVERY_KEY``, then the key remembered in the OS
+keyring, then a prompt on the terminal; with none of these, a StoreError that says how to unlock.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from flsdesk.paths import AppPaths
+from flsdesk.store import keys
+from flsdesk.store.errors import NoStore, StoreError, WrongKey
+
+log = logging.getLogger("flsdesk.store")
+
+PASSPHRASE_ENV = "FLSDESK_PASSPHRASE"
+RECOVERY_ENV = "FLSDESK_RECOVERY_KEY"
+NEW_PASSPHRASE_ENV = "FLSDESK_NEW_PASSPHRASE"
+PROMPT_ATTEMPTS = 3
+
+HOW_TO_UNLOCK = (
+    f"set {PASSPHRASE_ENV} (or {RECOVERY_ENV}), or run the command in a terminal to be asked "
+    "for the passphrase"
+)
+
+Prompt = Callable[[str], str]
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached stdin
+        return False
+
+
+def require_store(paths: AppPaths) -> None:
+    if not paths.key_file.exists() or not paths.database.exists():
+        raise NoStore(
+            f"There is no flsdesk store in {paths.data_dir} yet. "
+            "Create one with 'flsdesk init --site NAME'."
+        )
+
+
+def unlock(
+    paths: AppPaths,
+    *,
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+    use_keyring: bool = True,
+) -> bytes:
+    """The 32-byte data key of the store in ``paths``.
+
+    ``prompt`` and ``interactive`` exist for tests; by default the terminal is used with
+    ``getpass`` when stdin is a terminal. A secret given in the environment is tried once: a
+    wrong one raises WrongKey rather than falling through to a prompt.
+    """
+    require_store(paths)
+    key_file = paths.key_file
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase:
+        log.info("unlocking with the passphrase from the environment")
+        return keys.unlock_with_passphrase(key_file, passphrase)
+    recovery = os.environ.get(RECOVERY_ENV)
+    if recovery:
+        log.info("unlocking with the recovery key from the environment")
+        return keys.unlock_with_recovery_key(key_file, recovery)
+    if use_keyring:
+        remembered = keys.remembered_key(key_file)
+        if remembered is not None:
+            log.info("unlocked with the key remembered in the OS keyring")
+            return remembered
+    if interactive is None:
+        interactive = stdin_is_terminal()
+    if not interactive:
+        raise StoreError(f"The store is locked: {HOW_TO_UNLOCK}.")
+    ask = prompt or getpass.getpass
+    for attempt in range(1, PROMPT_ATTEMPTS + 1):
+        secret = ask("Passphrase (or recovery key) for the flsdesk store: ")
+        if not secret:
+            continue
+        try:
+            # The terminal accepts either: the recovery key is recognised by its checksum.
+            return keys.unlock_document(keys.read_key_document(key_file), secret)
+        except WrongKey as exc:
+            if attempt == PROMPT_ATTEMPTS:
+                raise
+            print(f"{exc} Try again.", file=sys.stderr)
+    raise WrongKey("No passphrase was given.")
+
+
+def new_passphrase(
+    *,
+    env: tuple[str, ...] = (NEW_PASSPHRASE_ENV,),
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+) -> str:
+    """A new passphrase: from the first set variable in ``env``, else asked twice on the terminal.
+
+    Raises ValueError (a sentence for the user) when it is too short, the two entries differ, or
+    there is no way to ask.
+    """
+    for name in env:
+        value = os.environ.get(name)
+        if value:
+            keys.check_new_passphrase(value)
+            return value
+    if interactive is None:
+        interactive = stdin_is_terminal()
+    if not interactive:
+        raise ValueError(
+            f"No new passphrase: set {' or '.join(env)}, or run the command in a terminal."
+        )
+    ask = prompt or getpass.getpass
+    first = ask(f"New passphrase (at least {keys.MIN_PASSPHRASE_LENGTH} characters): ")
+    keys.check_new_passphrase(first)
+    if ask("The same passphrase again: ") != first:
+        raise ValueError("The two passphrases are not the same; nothing was changed.")
+    return first
+
+
+def initials() -> str:
+    """The OS user name, recorded with the initials given at unlock in the audit trail."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no USER/LOGNAME and no passwd entry (some containers)
+        return "unknown"
