@@ -160,8 +160,8 @@ def _is_empty(conn: Any) -> bool:
     return int(row[0]) == 0
 
 
-def check_not_newer(version: int, steps: Sequence[Step] = STEPS) -> None:
-    current = steps[-1].number
+def check_not_newer(version: int, steps: Sequence[Step] | None = None) -> None:
+    current = (STEPS if steps is None else steps)[-1].number
     if version > current:
         raise NewerSchema(
             f"This store was written by a newer version of flsdesk (store schema {version}, "
@@ -173,7 +173,7 @@ def check_not_newer(version: int, steps: Sequence[Step] = STEPS) -> None:
 def migrate(
     engine: sqlalchemy.Engine,
     backup: Callable[[int], Path | None] | None = None,
-    steps: Sequence[Step] = STEPS,
+    steps: Sequence[Step] | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> int:
     """Bring the database to the last of ``steps``; returns the schema version it started at.
@@ -181,6 +181,8 @@ def migrate(
     ``backup(from_version)`` is called once, before the first step, when an existing database
     (schema >= 1) is about to change. A newer database raises ``NewerSchema`` and is left alone.
     """
+    # Looked up at call time, so that a test can add a future step to the module's list.
+    steps = STEPS if steps is None else steps
     numbers = [s.number for s in steps]
     if numbers != list(range(1, len(steps) + 1)):
         raise ValueError("migration steps must be numbered 1, 2, 3… without gaps")

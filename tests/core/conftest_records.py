@@ -1,6 +1,7 @@
 """Fixtures for the records tests: a real SQLCipher store in a temporary folder, a settable clock.
 
-Import the fixtures you use into a test module (``from tests.core.conftest_records import …``);
+Import the fixtures into a test module (``from tests.core.conftest_records import store_fixture``);
+they are registered under their short names (``store``, ``paths``, ``clock``).
 ``tests/conftest.py`` and ``tests/core/conftest.py`` belong to others.
 """
 
@@ -70,18 +71,18 @@ def complete_answers(nhs: str, diagnosed: date = date(2024, 1, 10), **extra: Any
     return answers
 
 
-@pytest.fixture
-def paths(tmp_path) -> AppPaths:
+@pytest.fixture(name="paths")
+def paths_fixture(tmp_path) -> AppPaths:
     return resolve(tmp_path / "data")
 
 
-@pytest.fixture
-def clock() -> FakeClock:
+@pytest.fixture(name="clock")
+def clock_fixture() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def store(paths: AppPaths, clock: FakeClock) -> Iterator[Store]:
+@pytest.fixture(name="store")
+def store_fixture(paths: AppPaths, clock: FakeClock) -> Iterator[Store]:
     s = Store.create(paths, TEST_KEY, TEST_USER, "Test FLS", "RXX", clock=clock)
     yield s
     s.close()
