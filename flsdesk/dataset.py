@@ -37,6 +37,7 @@ _TOP_KEYS = {
     "questions",
     "local_fields",
     "checks",
+    "new_fracture_copies",
 }
 _QUESTION_KEYS = {
     "number",
@@ -214,6 +215,7 @@ class Definition:
     # Questions in an order where every question comes after those its applicability depends on.
     evaluation_order: tuple[str, ...]
     provisional_applies_from: bool = False
+    new_fracture_copies: tuple[str, ...] = ()
 
     @cached_property
     def tabs_by_id(self) -> dict[str, Tab]:
@@ -701,6 +703,14 @@ def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled
             continue
         windows.append(FollowupWindow(str(wid), str(raw["label"]), str(raw["closed_by"]), *days))
 
+    copies = data.get("new_fracture_copies", []) or []
+    if not isinstance(copies, list):
+        p.add("new_fracture_copies", "must be a list of question numbers or local field names")
+        copies = []
+    for ref in copies:
+        if ref not in questions:
+            p.add("new_fracture_copies", f"names question {ref}, which does not exist")
+
     checks = _parse_checks(data.get("checks"), questions, p)
     order = _evaluation_order(questions, tabs, p)
     if p.items:
@@ -725,6 +735,7 @@ def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled
         followup_windows=tuple(windows),
         evaluation_order=order,
         provisional_applies_from=bool(data.get("provisional_applies_from", False)),
+        new_fracture_copies=tuple(str(c) for c in copies),
     )
 
 

@@ -1,4 +1,5 @@
-"""Test set-up shared by every test: Qt runs headless, nothing touches the user's real folders."""
+"""Test set-up shared by every test: Qt runs headless, nothing touches the user's real folders,
+key derivation runs at test strength, and no test ever reaches the developer's real keyring."""
 
 from __future__ import annotations
 
@@ -7,7 +8,33 @@ import os
 # Before anything imports Qt: without a display Qt would abort.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import keyring  # noqa: E402
+import keyring.backend  # noqa: E402
 import pytest  # noqa: E402
+from keyring.backends import fail  # noqa: E402
+from keyring.errors import PasswordDeleteError  # noqa: E402
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A secure-looking keyring that lives in a dict, for tests only."""
+
+    priority = 10  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.items[(service, username)]
+        except KeyError:
+            raise PasswordDeleteError("not found") from None
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +43,37 @@ def _isolated_folders(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("flsdesk-home")
     monkeypatch.setenv("FLSDESK_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("FLSDESK_CONFIG_DIR", str(base / "config"))
-    for var in ("FLSDESK_PASSPHRASE", "FLSDESK_RECOVERY_KEY", "FLSDESK_NEW_PASSPHRASE"):
+    for var in (
+        "FLSDESK_PASSPHRASE",
+        "FLSDESK_RECOVERY_KEY",
+        "FLSDESK_NEW_PASSPHRASE",
+        "FLSDESK_INITIALS",
+    ):
         monkeypatch.delenv(var, raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_kdf(monkeypatch):
+    """Argon2id at test strength: production parameters cost ~0.35 s per unlock."""
+    from flsdesk.store import keys
+
+    monkeypatch.setattr(keys, "kdf_params", keys.TEST_KDF)
+
+
+@pytest.fixture(autouse=True)
+def _no_keyring():
+    """By default no keyring at all (the headless-Linux case); never the developer's real one."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring():
+    backend = MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

@@ -1,0 +1,130 @@
+"""The service's settings: what each is for, its type and default, and how it is checked.
+
+Values are kept in the encrypted store (the upload token is a secret and must never sit in a
+plain file), so this module only describes them; the settings dialog is built from this list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    label: str
+    help: str
+    kind: str  # "text", "int", "bool", "url", "secret", "choice"
+    default: Any
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "service_name",
+        "Service (FLS) name",
+        "Shown in the window title and on printed worklists.",
+        "text",
+        "",
+    ),
+    Setting(
+        "org_code",
+        "Organisation code",
+        "Your trust or site's ODS code, as registered with the FLS-DB.",
+        "text",
+        "",
+    ),
+    Setting(
+        "idle_lock_minutes",
+        "Lock after idle (minutes)",
+        "After this many minutes without keyboard or mouse use the window hides its content "
+        "and asks for the passphrase again.",
+        "int",
+        10,
+        minimum=1,
+        maximum=240,
+    ),
+    Setting(
+        "annual_caseload",
+        "Estimated annual caseload",
+        "The FLS-DB's estimate for your service (NHFD hip fractures × 5); used by the "
+        "'cases identified' KPI.",
+        "int",
+        0,
+        minimum=0,
+        maximum=100_000,
+    ),
+    Setting(
+        "export_profile",
+        "Export profile",
+        "Which export profile file describes the FLS-DB import CSV (see `flsdesk definitions`).",
+        "text",
+        "flsdb-webtool",
+    ),
+    Setting(
+        "upload_url",
+        "Upload address",
+        "An HTTPS address that accepts the exported file (your trust's integration service). "
+        "Leave empty to upload through the FLS-DB webtool's Import Data page yourself.",
+        "url",
+        "",
+    ),
+    Setting(
+        "upload_token",
+        "Upload token",
+        "The access token for the upload address. Kept only inside the encrypted store.",
+        "secret",
+        "",
+    ),
+    Setting(
+        "require_optout_check",
+        "Require the opt-out check before export",
+        "Hold back records whose National Data Opt-out status has not been checked "
+        "(otherwise they are exported with a warning).",
+        "bool",
+        False,
+    ),
+    Setting(
+        "webtool_url",
+        "FLS-DB webtool address",
+        "Opened by 'Open the FLS-DB import page' after an export.",
+        "url",
+        "https://www.fffap.org.uk/",
+    ),
+)
+
+BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def check_value(key: str, value: Any) -> tuple[Any, str | None]:
+    """Normalise a setting's value; returns (value, problem) — problem None when fine."""
+    setting = BY_KEY.get(key)
+    if setting is None:
+        return value, f"unknown setting '{key}'"
+    if setting.kind == "int":
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            return value, f"{setting.label} must be a whole number"
+        if setting.minimum is not None and number < setting.minimum:
+            return number, f"{setting.label} must be at least {setting.minimum}"
+        if setting.maximum is not None and number > setting.maximum:
+            return number, f"{setting.label} must be at most {setting.maximum}"
+        return number, None
+    if setting.kind == "bool":
+        if isinstance(value, bool):
+            return value, None
+        return str(value).strip().lower() in ("1", "true", "yes", "on"), None
+    text = "" if value is None else str(value).strip()
+    if setting.kind == "url" and text:
+        parsed = urlparse(text)
+        local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+        if parsed.scheme not in ("https", "http") or not parsed.hostname:
+            return text, f"{setting.label} must be a web address such as https://…"
+        if parsed.scheme == "http" and not local:
+            return text, f"{setting.label} must use https:// (plain http only to this computer)"
+    return text, None

@@ -1,0 +1,128 @@
+"""Starting the window: first-run wizard or unlock, then the main window; backup on close."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from flsdesk import session
+from flsdesk.datafiles import DataFileError
+from flsdesk.dataset import load_definitions
+from flsdesk.logs import install_excepthook, setup_logging
+from flsdesk.paths import AppPaths
+from flsdesk.store import backup
+from flsdesk.store.errors import StoreError, StoreInUse, WrongKey
+from flsdesk.store.store import Store
+from ui.unlock import UnlockDialog
+from ui.wizard import SetupWizard
+
+log = logging.getLogger("ui.app")
+
+INITIALS_ENV = "FLSDESK_INITIALS"
+
+
+@dataclass
+class Started:
+    store: Store
+    data_key: bytes
+    initials: str
+
+
+def application() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv)
+    app.setApplicationName("flsdesk")
+    app.setOrganizationName("flsdesk")
+    return app  # type: ignore[return-value]
+
+
+def show_error(text: str, parent: QWidget | None = None) -> None:
+    QMessageBox.critical(parent, "flsdesk", text)
+
+
+def first_run(paths: AppPaths) -> Started | None:
+    wizard = SetupWizard(paths)
+    wizard.exec()
+    if wizard.store is None or wizard.data_key is None:
+        return None
+    return Started(wizard.store, wizard.data_key, wizard.service_page.initials.text())
+
+
+def open_existing(paths: AppPaths) -> Started | None:
+    """Unlock (environment, remembered key or dialog) and open; None when the user gave up."""
+    initials = os.environ.get(INITIALS_ENV, "")
+    try:
+        data_key = session.key_from_environment(paths)
+    except WrongKey as exc:
+        show_error(f"{exc} (from FLSDESK_PASSPHRASE / FLSDESK_RECOVERY_KEY)")
+        return None
+    if data_key is None:
+        dialog = UnlockDialog(paths, session.remembered_key(paths), initials)
+        if not dialog.exec() or dialog.data_key is None:
+            return None
+        data_key, initials = dialog.data_key, dialog.initials.text()
+    try:
+        store = session.open_store(paths, data_key, initials)
+    except StoreInUse as exc:
+        show_error(
+            f"{exc}\n\nOnly one copy of flsdesk can use the store at a time, so that no change "
+            "is lost. Switch to the copy that is already open, or close it first."
+        )
+        return None
+    except StoreError as exc:
+        show_error(str(exc))
+        return None
+    return Started(store, data_key, initials)
+
+
+def relock_prompt(paths: AppPaths) -> object:
+    def ask(parent: QWidget, initials: str) -> bool:
+        dialog = UnlockDialog(paths, None, initials, relock=True, parent=parent)
+        return bool(dialog.exec())
+
+    return ask
+
+
+def run(paths: AppPaths) -> int:
+    app = application()
+    try:
+        setup_logging(paths.log_dir)
+    except OSError as exc:
+        show_error(f"The log folder {paths.log_dir} cannot be written: {exc.strerror}")
+        return 2
+    install_excepthook(show=lambda text: show_error(text))
+    try:
+        load_definitions(paths)
+    except DataFileError as exc:
+        show_error(
+            "A dataset definition file has problems, so flsdesk cannot check records safely:\n\n"
+            f"{exc}\n\nCorrect the file (see 'flsdesk definitions --check FILE') or remove it "
+            f"from {paths.overrides_dir}."
+        )
+        return 2
+    started = open_existing(paths) if session.store_exists(paths) else first_run(paths)
+    if started is None:
+        return 3 if session.store_exists(paths) else 0
+    from ui.main_window import MainWindow
+
+    window = MainWindow(started.store, paths, started.initials, unlock=relock_prompt(paths))
+    window.show()
+    window.start_idle_watch(app)
+    log.info("window open")
+    code = app.exec()
+    close_store(started, paths)
+    return int(code)
+
+
+def close_store(started: Started, paths: AppPaths) -> None:
+    """Close the store and keep a rotating encrypted backup (the last seven)."""
+    try:
+        started.store.close()
+        backup.rotating_backup_on_close(paths, started.data_key)
+    except (StoreError, OSError) as exc:
+        log.error("backup on close failed: %s", type(exc).__name__)

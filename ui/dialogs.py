@@ -1,0 +1,320 @@
+"""Dialogs of the main window: delete, settings, audit trail, about, a record's answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flsdesk import __version__
+from flsdesk import settings as settings_schema
+from flsdesk.datafiles import KIND_FOLDERS, find
+from flsdesk.patient_list import format_nhs
+from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
+from flsdesk.store.store import Store
+
+
+def _buttons(dialog: QDialog, ok_text: str = "OK") -> QDialogButtonBox:
+    box = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    box.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    box.accepted.connect(dialog.accept)
+    box.rejected.connect(dialog.reject)
+    return box
+
+
+class DeleteDialog(QDialog):
+    """The webtool's deletion: a reason is required; 'Other' needs a few words."""
+
+    def __init__(self, description: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("delete_dialog")
+        self.setWindowTitle("Delete this record")
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            f"{description}\n\nThe record moves to Deleted records, is never exported, and can "
+            "be restored for 30 days. After that it is removed for good."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        form = QFormLayout()
+        self.reason = QComboBox(objectName="delete_reason")
+        self.reason.setAccessibleName("Reason")
+        self.reason.addItem("Choose a reason…", None)
+        for reason in DELETE_REASONS:
+            self.reason.addItem(reason, reason)
+        self.note = QLineEdit(objectName="delete_note")
+        self.note.setAccessibleName("Details")
+        self.note.setPlaceholderText("Required for Other")
+        form.addRow("Reason", self.reason)
+        form.addRow("Details", self.note)
+        layout.addLayout(form)
+        self.buttons = _buttons(self, "Delete")
+        layout.addWidget(self.buttons)
+        self.reason.currentIndexChanged.connect(self._changed)
+        self.note.textChanged.connect(self._changed)
+        self._changed()
+
+    def _changed(self) -> None:
+        reason = self.reason.currentData()
+        ok = reason is not None and (
+            reason != DELETE_REASON_NEEDING_NOTE or bool(self.note.text().strip())
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+    @property
+    def chosen_reason(self) -> str:
+        return str(self.reason.currentData())
+
+    @property
+    def chosen_note(self) -> str | None:
+        return self.note.text().strip() or None
+
+
+class SettingsDialog(QDialog):
+    """Built from flsdesk.settings: every setting with a line saying what it is for."""
+
+    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.setObjectName("settings_dialog")
+        self.setWindowTitle("Settings")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        layout.addLayout(form)
+        self.inputs: dict[str, QWidget] = {}
+        for s in settings_schema.SETTINGS:
+            value = store.get_setting(s.key, s.default)
+            widget: QWidget
+            if s.kind == "bool":
+                box = QCheckBox(s.label)
+                box.setChecked(bool(value))
+                widget = box
+            elif s.kind == "int":
+                spin = QSpinBox()
+                spin.setRange(s.minimum or 0, s.maximum or 1_000_000)
+                spin.setValue(int(value or 0))
+                widget = spin
+            else:
+                line = QLineEdit("" if value is None else str(value))
+                if s.kind == "secret":
+                    line.setEchoMode(QLineEdit.EchoMode.Password)
+                widget = line
+            widget.setObjectName(f"setting_{s.key}")
+            widget.setAccessibleName(s.label)
+            widget.setToolTip(s.help)
+            help_label = QLabel(s.help)
+            help_label.setWordWrap(True)
+            help_label.setStyleSheet("color: palette(mid); font-size: small")
+            box_layout = QVBoxLayout()
+            box_layout.setSpacing(1)
+            box_layout.addWidget(widget)
+            box_layout.addWidget(help_label)
+            holder = QWidget()
+            holder.setLayout(box_layout)
+            form.addRow("" if s.kind == "bool" else s.label, holder)
+            self.inputs[s.key] = widget
+        self.problem = QLabel(objectName="settings_problem")
+        self.problem.setStyleSheet("color: #b00020")
+        self.problem.setWordWrap(True)
+        layout.addWidget(self.problem)
+        layout.addWidget(_buttons(self, "Save"))
+
+    def _value(self, widget: QWidget) -> Any:
+        if isinstance(widget, QCheckBox):
+            return widget.isChecked()
+        if isinstance(widget, QSpinBox):
+            return widget.value()
+        assert isinstance(widget, QLineEdit)
+        return widget.text()
+
+    def accept(self) -> None:
+        values: dict[str, Any] = {}
+        for key, widget in self.inputs.items():
+            value, problem = settings_schema.check_value(key, self._value(widget))
+            if problem:
+                self.problem.setText(problem)
+                widget.setFocus()
+                return
+            values[key] = value
+        for key, value in values.items():
+            self.store.set_setting(key, value)
+        super().accept()
+
+
+def _show_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_show_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _table(model: QStandardItemModel, name: str) -> QTableView:
+    view = QTableView(objectName=name)
+    view.setModel(model)
+    view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    view.setWordWrap(True)
+    view.verticalHeader().hide()
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+class AuditDialog(QDialog):
+    def __init__(self, store: Store, record_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("audit_dialog")
+        self.setWindowTitle(f"Audit trail of record {record_id}")
+        model = QStandardItemModel(0, 6, self)
+        model.setHorizontalHeaderLabels(["When", "Who", "Action", "Question", "Old", "New"])
+        for item in store.audit_trail(record_id):
+            if item.action == "create" and isinstance(item.new_value, dict):
+                new = f"{len(item.new_value)} answers"
+            else:
+                new = _show_value(item.new_value)
+            reason = f" — {item.reason}" if item.reason else ""
+            model.appendRow(
+                [
+                    QStandardItem(item.at.strftime("%d/%m/%Y %H:%M")),
+                    QStandardItem(item.user),
+                    QStandardItem(item.action + reason),
+                    QStandardItem(item.question or ""),
+                    QStandardItem(_show_value(item.old_value)),
+                    QStandardItem(new),
+                ]
+            )
+        self.model = model
+        layout = QVBoxLayout(self)
+        layout.addWidget(_table(model, "audit_table"))
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        box.rejected.connect(self.reject)
+        layout.addWidget(box)
+        self.resize(820, 420)
+
+
+class RecordPanel(QWidget):
+    """A read-only view of a record's answers, tab by tab, with what the rules say."""
+
+    def __init__(self, store: Store, record_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        record = store.load(record_id)
+        definition = store.definitions.get(record.dataset_id)
+        evaluation = store.evaluate(record.answers, record_id)
+        self.setObjectName(f"record_panel_{record_id}")
+        name = record.answers.get(definition.role("patient_name")) or ""
+        nhs = format_nhs(record.answers.get(definition.role("nhs_number")))
+        self.title = f"Record {record_id} — {name} {nhs}".strip()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        heading = QLabel(self.title)
+        heading.setStyleSheet("font-weight: bold; font-size: large")
+        layout.addWidget(heading)
+        self.status = QLabel(f"Status: {evaluation.status}", objectName="record_status")
+        layout.addWidget(self.status)
+        tabs = QTabWidget(objectName="record_tabs")
+        layout.addWidget(tabs)
+        self.models: list[QStandardItemModel] = []
+        for tab in definition.tabs:
+            model = QStandardItemModel(0, 3, self)
+            model.setHorizontalHeaderLabels(["Question", "Answer", "Notes"])
+            for q in definition.questions_on(tab.id):
+                applies = evaluation.applies.get(q.key, False)
+                value = record.answers.get(q.key)
+                notes = [m.text for m in evaluation.messages(q.key)]
+                if q.key in evaluation.missing_lite:
+                    notes.append("Missing for a complete record")
+                if not applies:
+                    notes.append("Does not apply" + (" (answer kept)" if value else ""))
+                label = f"{q.number} {q.label}" if q.number else f"{q.label} (local only)"
+                cells = [QStandardItem(label), QStandardItem(_show_value(value))]
+                cells.append(QStandardItem(" ".join(notes)))
+                if not applies:
+                    for cell in cells:
+                        cell.setForeground(Qt.GlobalColor.gray)
+                model.appendRow(cells)
+            self.models.append(model)
+            title = tab.label
+            if not evaluation.tab_applies.get(tab.id, True) and tab.not_applicable_label:
+                title = tab.not_applicable_label
+            tabs.addTab(_table(model, f"record_tab_{tab.id}"), title)
+
+
+class RecordDialog(QDialog):
+    """One record read-only, or two side by side (possible duplicates)."""
+
+    def __init__(self, store: Store, record_ids: list[int], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("record_dialog")
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        layout.addLayout(row)
+        self.panels = [RecordPanel(store, rid, self) for rid in record_ids]
+        for panel in self.panels:
+            row.addWidget(panel)
+        self.setWindowTitle(" | ".join(p.title for p in self.panels))
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        box.rejected.connect(self.reject)
+        layout.addWidget(box)
+        self.resize(900 * len(record_ids), 600)
+
+
+class AboutDialog(QDialog):
+    def __init__(self, store: Store | None, paths, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        import sqlalchemy
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+
+        self.setObjectName("about_dialog")
+        self.setWindowTitle("About flsdesk")
+        layout = QVBoxLayout(self)
+        lines = [
+            f"flsdesk {__version__}",
+            f"Qt {qVersion()}, PySide6 {pyside_version}, SQLAlchemy {sqlalchemy.__version__}",
+        ]
+        if store is not None:
+            with store.engine.connect() as conn:
+                cipher = conn.exec_driver_sql("PRAGMA cipher_version").scalar()
+            lines.append(f"SQLCipher {cipher}")
+        lines.append(f"Data folder: {paths.data_dir}")
+        lines.append(f"Override folder for definitions: {paths.overrides_dir}")
+        lines.append("")
+        lines.append("Definition and profile files in use:")
+        for kind in KIND_FOLDERS:
+            for f in find(kind, paths):
+                lines.append(f"  {kind}: {f.name} ({f.source}) — {f.path}")
+        text = QPlainTextEdit("\n".join(lines), objectName="about_text")
+        text.setReadOnly(True)
+        layout.addWidget(text)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        box.rejected.connect(self.reject)
+        layout.addWidget(box)
+        self.resize(700, 360)
+
+
+def describe(answers: dict[str, Any], nhs_key: str, name_key: str) -> str:
+    parts = [format_nhs(answers.get(nhs_key)), str(answers.get(name_key) or "")]
+    return " ".join(p for p in parts if p) or "this record"

@@ -1,0 +1,547 @@
+"""The main window: the patient list, deleted records, possible duplicates, and record actions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flsdesk import patient_list as pl
+from flsdesk.paths import AppPaths
+from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
+from flsdesk.store.store import Store
+from ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
+from ui.idle import IdleWatcher
+from ui.patient_model import PatientTableModel
+from ui.rows_model import RowsModel
+
+log = logging.getLogger("ui.main")
+
+PATIENTS, DELETED, DUPLICATES = "patients", "deleted", "duplicates"
+
+
+def _table(name: str) -> QTableView:
+    view = QTableView(objectName=name)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(24)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.setTabKeyNavigation(False)
+    return view
+
+
+class PatientsPage(QWidget):
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.search = QLineEdit(objectName="patient_search")
+        self.search.setPlaceholderText(
+            "Find: NHS number (with or without spaces), name or hospital number"
+        )
+        self.search.setAccessibleName("Find a patient")
+        self.search.setClearButtonEnabled(True)
+        top.addWidget(self.search, 1)
+        self.filters: dict[str, QCheckBox] = {}
+        for status in (NEEDS_CORRECTION, DRAFT, COMPLETE):
+            box = QCheckBox(status, objectName="filter_" + status.lower().replace(" ", "_"))
+            box.setToolTip(f"Show only records with status {status} (tick several to combine)")
+            self.filters[status] = box
+            top.addWidget(box)
+        layout.addLayout(top)
+        self.model = PatientTableModel(store.engine, self)
+        self.view = _table("patient_table")
+        self.view.setModel(self.model)
+        self.view.setSortingEnabled(True)
+        self.view.horizontalHeader().setSortIndicator(
+            [c.key for c in pl.COLUMNS].index("diagnosed"), Qt.SortOrder.DescendingOrder
+        )
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in enumerate((110, 200, 110, 100, 100, 90, 150)):
+            self.view.setColumnWidth(col, width)
+        layout.addWidget(self.view)
+        self.empty = QLabel(objectName="patient_empty")
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color: palette(mid)")
+        layout.addWidget(self.empty)
+        self.search.textChanged.connect(self.model.set_search)
+        for box in self.filters.values():
+            box.toggled.connect(self._filters_changed)
+        self.model.modelReset.connect(self._update_empty)
+
+    def _filters_changed(self) -> None:
+        chosen = frozenset(s for s, box in self.filters.items() if box.isChecked())
+        self.model.set_query(replace(self.model.query, statuses=chosen))
+
+    def _update_empty(self) -> None:
+        if self.model.rowCount():
+            self.empty.hide()
+            return
+        if self.model.query.search or self.model.query.statuses:
+            self.empty.setText("No record matches. Clear the search or the filters to see all.")
+        else:
+            self.empty.setText("No records yet. Press Ctrl+N to enter the first patient.")
+        self.empty.show()
+
+    def selected_id(self) -> int | None:
+        index = self.view.currentIndex()
+        return self.model.record_id(index.row()) if index.isValid() else None
+
+
+class DeletedPage(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        note = QLabel(
+            "Deleted records are never exported. Each can be restored for 30 days; after that "
+            "it is removed for good when flsdesk starts."
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        self.model = RowsModel(
+            [
+                ("NHS number", lambda d: pl.format_nhs(d.nhs_number)),
+                ("Name", lambda d: d.name),
+                ("Fracture date", lambda d: d.diagnosed and d.diagnosed.strftime("%d/%m/%Y")),
+                ("Deleted", lambda d: d.deleted_at.strftime("%d/%m/%Y")),
+                ("Reason", lambda d: d.reason + (f": {d.note}" if d.note else "")),
+                ("Days left", lambda d: d.days_left),
+            ],
+            self,
+        )
+        self.view = _table("deleted_table")
+        self.view.setModel(self.model)
+        layout.addWidget(self.view)
+        buttons = QHBoxLayout()
+        self.restore = QPushButton("Restore", objectName="restore_button")
+        buttons.addWidget(self.restore)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+
+    def selected(self) -> Any:
+        index = self.view.currentIndex()
+        return self.model.item(index.row()) if index.isValid() else None
+
+
+class DuplicatesPage(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        note = QLabel(
+            "Pairs of records with the same NHS number and date of diagnosis. Neither is exported "
+            "until one is corrected or deleted as a Duplicate. Open a pair to compare them."
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        self.model = RowsModel(
+            [
+                ("NHS number", lambda p: pl.format_nhs(p[0].nhs_number)),
+                ("Fracture date", lambda p: p[0].diagnosed and p[0].diagnosed.strftime("%d/%m/%Y")),
+                ("First record", lambda p: f"{p[0].id} {p[0].name or ''} ({p[0].status})"),
+                ("Second record", lambda p: f"{p[1].id} {p[1].name or ''} ({p[1].status})"),
+            ],
+            self,
+        )
+        self.view = _table("duplicates_table")
+        self.view.setModel(self.model)
+        layout.addWidget(self.view)
+        buttons = QHBoxLayout()
+        self.compare = QPushButton("Open side by side", objectName="compare_button")
+        buttons.addWidget(self.compare)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+
+    def selected(self) -> Any:
+        index = self.view.currentIndex()
+        return self.model.item(index.row()) if index.isValid() else None
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        store: Store,
+        paths: AppPaths,
+        initials: str,
+        unlock: Callable[[QWidget, str], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.paths = paths
+        self.initials = initials
+        # Asks the passphrase after the idle lock; returns True once it was right.
+        self._unlock = unlock
+        self.open_windows: list[QWidget] = []
+        self.setObjectName("main_window")
+        self.setWindowTitle(self._title())
+        self.resize(1180, 720)
+
+        self.pages = QTabWidget(objectName="main_pages")
+        self.patients = PatientsPage(store)
+        self.deleted = DeletedPage()
+        self.duplicates = DuplicatesPage()
+        self.pages.addTab(self.patients, "Patients")
+        self.pages.addTab(self.deleted, "Deleted records")
+        self.pages.addTab(self.duplicates, "Possible duplicates")
+        self.locked = QLabel(
+            "flsdesk is locked. Enter the passphrase to go on.", objectName="locked_page"
+        )
+        self.locked.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.pages)
+        self.stack.addWidget(self.locked)
+        self.setCentralWidget(self.stack)
+        self.counts = QLabel(objectName="status_counts")
+        self.statusBar().addPermanentWidget(self.counts)
+
+        self._make_actions()
+        self.patients.view.doubleClicked.connect(lambda _i: self.open_selected())
+        self.patients.view.activated.connect(lambda _i: self.open_selected())
+        self.patients.view.selectionModel().currentRowChanged.connect(self._selection_changed)
+        self.deleted.restore.clicked.connect(self.restore_selected)
+        self.duplicates.compare.clicked.connect(self.compare_selected)
+        self.duplicates.view.doubleClicked.connect(lambda _i: self.compare_selected())
+        self.pages.currentChanged.connect(self._page_changed)
+
+        minutes = float(store.get_setting("idle_lock_minutes", 10) or 10)
+        self.idle = IdleWatcher(minutes, clock, self)
+        self.idle.idle.connect(self.lock)
+        self.refresh()
+        self._selection_changed(QModelIndex())
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _title(self) -> str:
+        service = self.store.get_setting("service_name", "") or ""
+        return f"flsdesk — {service}" if service else "flsdesk"
+
+    def _action(
+        self, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName("action_" + text.lower().replace(" ", "_").strip("…."))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _make_actions(self) -> None:
+        a = self._action
+        self.act_new = a(
+            "New record",
+            self.new_record,
+            QKeySequence.StandardKey.New,
+            "Enter a new patient (Ctrl+N)",
+        )
+        self.act_find = a(
+            "Find",
+            self.focus_search,
+            QKeySequence.StandardKey.Find,
+            "Search by NHS number, name or hospital number (Ctrl+F)",
+        )
+        self.act_open = a("Open", self.open_selected, None, "Open the selected record (Enter)")
+        self.act_delete = a(
+            "Delete…",
+            self.delete_selected,
+            QKeySequence.StandardKey.Delete,
+            "Delete the selected record, with a reason",
+        )
+        self.act_new_fracture = a(
+            "New fracture for this patient",
+            self.new_fracture,
+            None,
+            "A new record for the selected patient, with their details",
+        )
+        self.act_audit = a(
+            "Audit trail",
+            self.show_audit,
+            None,
+            "Every change to the selected record: who, when, old and new value",
+        )
+        self.act_deleted = a(
+            "Deleted records",
+            lambda: self.show_page(DELETED),
+            None,
+            "Records deleted in the last 30 days, to restore",
+        )
+        self.act_duplicates = a(
+            "Possible duplicates",
+            lambda: self.show_page(DUPLICATES),
+            None,
+            "Records sharing an NHS number and date of diagnosis",
+        )
+        self.act_settings = a("Settings…", self.show_settings, None, "Service settings")
+        self.act_about = a(
+            "About flsdesk", self.show_about, None, "Versions and the definition files in use"
+        )
+        self.act_lock = a("Lock now", self.lock, "Ctrl+L", "Hide everything until the passphrase")
+        self.act_quit = a("Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        file_menu = self.menuBar().addMenu("&File")
+        for act in (self.act_new, self.act_new_fracture, self.act_settings, self.act_lock):
+            file_menu.addAction(act)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        record_menu = self.menuBar().addMenu("&Record")
+        for act in (self.act_open, self.act_find, self.act_delete, self.act_audit):
+            record_menu.addAction(act)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.act_deleted)
+        view_menu.addAction(self.act_duplicates)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.act_about)
+
+        bar = QToolBar("Main", objectName="main_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for act in (self.act_new, self.act_find, self.act_delete):
+            bar.addAction(act)
+        bar.addSeparator()
+        for act in (self.act_deleted, self.act_duplicates):
+            bar.addAction(act)
+        bar.addSeparator()
+        bar.addAction(self.act_settings)
+        self.addToolBar(bar)
+        self.toolbar = bar
+
+    # -- refreshing ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        current = self.patients.selected_id()
+        self.patients.model.refresh()
+        if current is not None:
+            row = self.patients.model.row_of(current)
+            if row >= 0:
+                self.patients.view.selectRow(row)
+        self.refresh_counts()
+        if self.pages.currentWidget() is self.deleted:
+            self.refresh_deleted()
+        if self.pages.currentWidget() is self.duplicates:
+            self.refresh_duplicates()
+
+    def refresh_counts(self) -> None:
+        s = pl.summary(self.store.engine)
+        self.counts.setText(
+            f"{s.total} records · {s.drafts} drafts · {s.needs_correction} need correction"
+            + (f" · {s.deleted} deleted" if s.deleted else "")
+        )
+        self.pages.setTabText(2, "Possible duplicates")
+
+    def refresh_deleted(self) -> None:
+        self.deleted.model.set_items(self.store.deleted_records())
+
+    def refresh_duplicates(self) -> None:
+        pairs = self.store.possible_duplicates()
+        ids = {i for p in pairs for i in (p.first, p.second)}
+        rows = pl.rows_for(self.store.engine, sorted(ids))
+        self.duplicates.model.set_items([(rows[p.first], rows[p.second]) for p in pairs])
+        self.pages.setTabText(2, f"Possible duplicates ({len(pairs)})")
+
+    def _page_changed(self, _index: int) -> None:
+        page = self.pages.currentWidget()
+        if page is self.deleted:
+            self.refresh_deleted()
+        elif page is self.duplicates:
+            self.refresh_duplicates()
+        self._selection_changed(QModelIndex())
+
+    def _selection_changed(self, _index: QModelIndex) -> None:
+        on_list = self.pages.currentWidget() is self.patients
+        has = on_list and self.patients.selected_id() is not None
+        for act in (self.act_open, self.act_delete, self.act_new_fracture, self.act_audit):
+            act.setEnabled(has)
+
+    def show_page(self, which: str) -> None:
+        page = {PATIENTS: self.patients, DELETED: self.deleted, DUPLICATES: self.duplicates}
+        self.pages.setCurrentWidget(page[which])
+
+    def focus_search(self) -> None:
+        self.show_page(PATIENTS)
+        self.patients.search.setFocus()
+        self.patients.search.selectAll()
+
+    # -- record actions ------------------------------------------------------------------------
+
+    def _definition(self):  # type: ignore[no-untyped-def]
+        return self.store.definitions.latest
+
+    def open_record(
+        self, record_id: int | None, prefill: dict[str, Any] | None = None, tab: str | None = None
+    ) -> QWidget:
+        """Open the record form (or, without it, the read-only view)."""
+        try:
+            from ui.form.window import RecordWindow
+        except ImportError:
+            RecordWindow = None
+        if RecordWindow is None:
+            if record_id is None:
+                record_id = self.store.new_record(prefill or {})
+                self.refresh()
+            window: QWidget = RecordDialog(self.store, [record_id], self)
+        else:
+            window = RecordWindow(self.store, record_id=record_id, prefill=prefill, tab=tab)
+            window.saved.connect(lambda _rid: self.refresh())
+            window.open_record_requested.connect(lambda rid: self.open_record(rid))
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        window.destroyed.connect(lambda *_: self._forget(window))
+        self.open_windows.append(window)
+        window.show()
+        return window
+
+    def _forget(self, window: QWidget) -> None:
+        if window in self.open_windows:
+            self.open_windows.remove(window)
+
+    def new_record(self) -> None:
+        self.open_record(None)
+
+    def open_selected(self) -> None:
+        if self.pages.currentWidget() is self.duplicates:
+            self.compare_selected()
+            return
+        record_id = self.patients.selected_id()
+        if record_id is not None:
+            self.open_record(record_id)
+
+    def new_fracture(self) -> None:
+        record_id = self.patients.selected_id()
+        if record_id is None:
+            return
+        record = self.store.load(record_id)
+        definition = self.store.definitions.get(record.dataset_id)
+        prefill = {k: v for k, v in record.answers.items() if k in definition.new_fracture_copies}
+        self.open_record(None, prefill=prefill)
+
+    def delete_selected(self) -> None:
+        record_id = self.patients.selected_id()
+        if record_id is None:
+            return
+        row = pl.rows_for(self.store.engine, [record_id])[record_id]
+        description = "Record " + " ".join(
+            p for p in (str(record_id), pl.format_nhs(row.nhs_number), row.name or "") if p
+        )
+        dialog = DeleteDialog(description, self)
+        if dialog.exec():
+            self.store.delete(record_id, dialog.chosen_reason, dialog.chosen_note)
+            log.info("record %d deleted from the list", record_id)
+            self.statusBar().showMessage(
+                f"Record {record_id} deleted ({dialog.chosen_reason}). "
+                "It can be restored from Deleted records for 30 days.",
+                8000,
+            )
+            self.refresh()
+
+    def restore_selected(self) -> None:
+        item = self.deleted.selected()
+        if item is None:
+            return
+        self.store.restore(item.id)
+        self.statusBar().showMessage(f"Record {item.id} restored.", 8000)
+        self.refresh_deleted()
+        self.refresh()
+
+    def compare_selected(self) -> None:
+        pair = self.duplicates.selected()
+        if pair is None:
+            return
+        dialog = RecordDialog(self.store, [pair[0].id, pair[1].id], self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.open_windows.append(dialog)
+        dialog.destroyed.connect(lambda *_: self._forget(dialog))
+        dialog.show()
+
+    def show_audit(self) -> None:
+        record_id = self.patients.selected_id()
+        if record_id is not None:
+            AuditDialog(self.store, record_id, self).exec()
+
+    def show_settings(self) -> None:
+        if SettingsDialog(self.store, self).exec():
+            self.setWindowTitle(self._title())
+            self.idle.minutes = float(self.store.get_setting("idle_lock_minutes", 10) or 10)
+            self.statusBar().showMessage("Settings saved.", 5000)
+
+    def show_about(self) -> None:
+        AboutDialog(self.store, self.paths, self).exec()
+
+    # -- locking -------------------------------------------------------------------------------
+
+    def start_idle_watch(self, app: Any) -> None:
+        self.idle.start(app)
+
+    def lock(self) -> None:
+        """Hide every patient detail until the passphrase is given again."""
+        for window in list(self.open_windows):
+            flush = getattr(window, "flush", None)
+            if flush is not None:
+                flush()
+            window.hide()
+        self.stack.setCurrentWidget(self.locked)
+        self.menuBar().setEnabled(False)
+        self.toolbar.setEnabled(False)
+        log.info("window locked")
+        if self._unlock is not None:
+            QTimer.singleShot(0, self._ask_unlock)
+
+    def _ask_unlock(self) -> None:
+        assert self._unlock is not None
+        while not self._unlock(self, self.initials):
+            answer = QMessageBox.question(
+                self,
+                "flsdesk is locked",
+                "flsdesk stays locked. Quit flsdesk? (Everything is already saved.)",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.close()
+                return
+        self.unlock_done()
+
+    def unlock_done(self) -> None:
+        self.stack.setCurrentWidget(self.pages)
+        self.menuBar().setEnabled(True)
+        self.toolbar.setEnabled(True)
+        for window in self.open_windows:
+            window.show()
+        self.idle.resume()
+        log.info("window unlocked")
+
+    @property
+    def is_locked(self) -> bool:
+        return self.stack.currentWidget() is self.locked
+
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        for window in list(self.open_windows):
+            flush = getattr(window, "flush", None)
+            if flush is not None:
+                flush()
+            window.close()
+        event.accept()

@@ -1,0 +1,112 @@
+"""Table model over the patient list: ordered ids up front, rows fetched a page at a time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from flsdesk import patient_list as pl
+from flsdesk.rules import DRAFT, NEEDS_CORRECTION
+
+PAGE = 200
+_STATUS_COLOURS = {NEEDS_CORRECTION: QColor("#b00020"), DRAFT: QColor("#8a5a00")}
+Index = QModelIndex | QPersistentModelIndex
+
+
+class PatientTableModel(QAbstractTableModel):
+    ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, engine, parent=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(parent)
+        self.engine = engine
+        self.query = pl.ListQuery()
+        self.ids: list[int] = []
+        self._rows: dict[int, pl.ListRow] = {}
+        self.columns = list(pl.COLUMNS)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def set_query(self, query: pl.ListQuery) -> None:
+        self.query = query
+        self.refresh()
+
+    def set_search(self, text: str) -> None:
+        self.set_query(replace(self.query, search=text))
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self.ids = pl.matching_ids(self.engine, self.query)
+        self._rows = {}
+        self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(self.columns):
+            return
+        self.set_query(
+            replace(
+                self.query,
+                sort=self.columns[column].key,
+                descending=order == Qt.SortOrder.DescendingOrder,
+            )
+        )
+
+    def record_id(self, row: int) -> int | None:
+        return self.ids[row] if 0 <= row < len(self.ids) else None
+
+    def row_of(self, record_id: int) -> int:
+        try:
+            return self.ids.index(record_id)
+        except ValueError:
+            return -1
+
+    def _row(self, row: int) -> pl.ListRow | None:
+        record_id = self.ids[row]
+        found = self._rows.get(record_id)
+        if found is None:
+            start = (row // PAGE) * PAGE
+            page = self.ids[start : start + PAGE]
+            self._rows.update(pl.rows_for(self.engine, page))
+            found = self._rows.get(record_id)
+        return found
+
+    # -- Qt model --------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.ids)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section].title
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.ids):
+            return None
+        row = self._row(index.row())
+        if row is None:
+            return None
+        key = self.columns[index.column()].key
+        if role == self.ID_ROLE:
+            return row.id
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            value = row.value(key)
+            if key == "nhs_number":
+                return pl.format_nhs(value)
+            if key == "status":
+                return pl.status_text(row.status, row.missing_count)
+            if isinstance(value, date):
+                return value.strftime("%d/%m/%Y")
+            return value or ""
+        if role == Qt.ItemDataRole.ForegroundRole and key == "status":
+            colour = _STATUS_COLOURS.get(row.status)
+            return QBrush(colour) if colour else None
+        return None
