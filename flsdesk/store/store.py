@@ -30,6 +30,9 @@ from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.rules import Evaluation
 from flsdesk.store import audit
 from flsdesk.store import settings as settings_mod
+from flsdesk.store.backup import SUFFIX as BACKUP_SUFFIX
+from flsdesk.store.backup import snapshot
+from flsdesk.store.engine import connect, create_engine
 from flsdesk.store.errors import NoStore, StoreError
 from flsdesk.store.lock import StoreLock
 from flsdesk.store.migrations import migrate
@@ -105,16 +108,14 @@ def _backup_before_migration(
     def run(from_version: int) -> Path:
         folder = make_private_dir(paths.backups_dir)
         stamp = _utc(clock()).strftime("%Y%m%dT%H%M%SZ")
-        dest = folder / f"before-schema-upgrade-from-{from_version}-{stamp}.db"
-        try:
-            from flsdesk.store.backup import snapshot
-        except ImportError:  # pragma: no cover - only before backup.py exists
-            snapshot = None
-        if snapshot is not None:
-            snapshot(paths.database, key, dest)
-            return dest
-        from flsdesk.store.engine import connect
-
+        name = f"before-schema-upgrade-from-{from_version}-{stamp}"
+        if key is not None and paths.key_file.exists():
+            # The normal case: a full backup file (database and wrapped keys) that the user can
+            # restore with 'flsdesk restore' if the new version disappoints.
+            return snapshot(paths.database, key, folder / f"{name}{BACKUP_SUFFIX}", paths.key_file)
+        # No key file beside the database (tests, the benchmark): a bare database copy, still
+        # through the backup API and encrypted with the same key.
+        dest = folder / f"{name}.db"
         target = connect(dest, key, wal=False)
         raw = engine.raw_connection()
         try:
@@ -222,8 +223,6 @@ class Store:
         definitions: DefinitionSet | None,
         creating: bool,
     ) -> Store:
-        from flsdesk.store.engine import create_engine
-
         clock = clock or _system_clock
         lock = _lock_store(paths)
         engine: sqlalchemy.Engine | None = None
