@@ -74,7 +74,9 @@ class UnlockDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Unlock")
+        unlock_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        unlock_button.setText("Unlock")
+        unlock_button.setDefault(True)  # Enter in the passphrase field unlocks
         buttons.accepted.connect(self.try_unlock)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
