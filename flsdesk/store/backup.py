@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import sqlcipher3
+
 from flsdesk import __version__
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.store import keys
@@ -260,14 +262,23 @@ def _extract_and_check(info: BackupInfo, data_key: bytes, folder: Path) -> Path:
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        conn = connect(tmp_db, data_key, wal=False)
+        damaged = StoreDamaged("The backup file is damaged (its integrity check failed).")
+        try:
+            conn = connect(tmp_db, data_key, wal=False)
+        except WrongKey:
+            # The key matched the backup's key check, so an unreadable first page is damage.
+            raise damaged from None
         try:
             if not conn.execute("PRAGMA cipher_version").fetchone()[0]:
                 raise StoreDamaged("The backup is not encrypted; it was not made by flsdesk.")
-            result = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+            try:
+                result = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+            except sqlcipher3.DatabaseError:
+                # A page whose HMAC fails aborts the check instead of being listed by it.
+                raise damaged from None
             if result != ["ok"]:
                 log.warning("backup failed its integrity check (%d problems)", len(result))
-                raise StoreDamaged("The backup file is damaged (its integrity check failed).")
+                raise damaged
             _check_schema(conn)
         finally:
             conn.close()
