@@ -38,7 +38,7 @@ import sqlcipher3
 
 from flsdesk import __version__
 from flsdesk.paths import AppPaths, make_private_dir
-from flsdesk.store import keys
+from flsdesk.store import keys, migrations
 from flsdesk.store.engine import connect
 from flsdesk.store.errors import NoStore, StoreDamaged, StoreError, WrongKey
 from flsdesk.store.lock import StoreLock
@@ -290,11 +290,7 @@ def _extract_and_check(info: BackupInfo, data_key: bytes, folder: Path) -> Path:
 
 def _check_schema(conn: Any) -> None:
     # A backup written by a newer flsdesk would be refused at open anyway; refuse it before it
-    # has replaced the working store. migrations.py arrives with the records half of the store.
-    try:
-        from flsdesk.store import migrations
-    except ImportError:
-        return
+    # has replaced the working store.
     migrations.check_not_newer(migrations.schema_version(conn))
 
 

@@ -14,7 +14,6 @@ from flsdesk.paths import make_private_dir
 from flsdesk.store import backup as backup_mod
 from flsdesk.store import keys, unlock
 from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse
-from flsdesk.store.lock import StoreLock
 
 RECOVERY_WARNING = """\
 RECOVERY KEY (shown only this once):
@@ -56,14 +55,10 @@ def _new_passphrase(*env: str) -> str:
 
 
 def _create_database(ctx: Context, key: bytes, site: str, org_code: str | None) -> None:
-    try:
-        from flsdesk.store.store import Store
-    except ImportError:  # only while the records half of the store is not there yet
-        from flsdesk.store.engine import connect
+    # Imported here: the records half pulls in the dataset and the ORM, which the other commands
+    # do not need.
+    from flsdesk.store.store import Store
 
-        with StoreLock(ctx.paths.data_dir):
-            connect(ctx.paths.database, key).close()
-        return
     Store.create(ctx.paths, key, unlock.initials(), site, org_code).close()
 
 

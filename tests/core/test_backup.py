@@ -11,7 +11,7 @@ import pytest
 
 from flsdesk.paths import AppPaths, resolve
 from flsdesk.store import backup, engine, keys
-from flsdesk.store.errors import StoreDamaged, StoreInUse, WrongKey
+from flsdesk.store.errors import NewerSchema, StoreDamaged, StoreInUse, WrongKey
 from flsdesk.store.lock import StoreLock
 
 PASS = "correct horse battery"
@@ -185,3 +185,17 @@ def test_interrupted_restore_is_undone(tmp_path: Path) -> None:
     assert _rows(paths, data_key) == ROWS
     assert not [p for p in paths.data_dir.iterdir() if "restore" in p.name]
     assert not backup.recover_interrupted_restore(paths)
+
+
+def test_backup_from_a_newer_version_refused_before_replacing(tmp_path: Path) -> None:
+    newer, newer_key, _ = _make_store(tmp_path / "newer")
+    conn = engine.connect(newer.database, newer_key)
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    made = backup.snapshot(newer.database, newer_key, tmp_path / "newer.fdbk")
+    current, _key, _ = _make_store(tmp_path / "current")
+    before = _store_bytes(current)
+    with pytest.raises(NewerSchema):
+        backup.restore(made, PASS, current)
+    assert _store_bytes(current) == before

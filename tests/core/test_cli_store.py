@@ -11,6 +11,8 @@ from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, main
 from flsdesk.paths import AppPaths, resolve
 from flsdesk.store import keys
 from flsdesk.store.lock import StoreLock
+from flsdesk.store.settings import ORG_CODE, SERVICE_NAME
+from flsdesk.store.store import Store
 
 PASS = "correct horse battery"
 RECOVERY = re.compile(r"\b[A-Z2-7]{5}(?:-[A-Z2-7]{5}){7}\b")
@@ -51,11 +53,6 @@ def test_init_creates_an_encrypted_store_and_prints_the_recovery_key(
         if f.is_file():
             assert recovery.group(0).replace("-", "").encode() not in f.read_bytes()
             assert recovery.group(0).encode() not in f.read_bytes()
-    try:
-        from flsdesk.store.settings import ORG_CODE, SERVICE_NAME
-        from flsdesk.store.store import Store
-    except ImportError:  # pragma: no cover - before the records half exists
-        return
     with Store.open(paths, data_key, "TS (tester)") as store:
         assert store.get_setting(SERVICE_NAME) == "Test FLS"
         assert store.get_setting(ORG_CODE) == "RXX"
