@@ -38,6 +38,7 @@ class UnlockDialog(QDialog):
         self.data_key: bytes | None = None
         self.setObjectName("unlock_dialog")
         self.setWindowTitle("flsdesk is locked" if relock else "Unlock flsdesk")
+        self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
         intro = QLabel(
             "flsdesk locked itself after a while without use. Enter the passphrase to go on."

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtGui import QFont, QGuiApplication, QTextDocument
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -95,7 +97,8 @@ class PassphrasePage(QWizardPage):
             "The key is kept in the computer's secure store (Windows Credential Manager, "
             "macOS Keychain). The passphrase is still asked after the idle lock."
             if ok
-            else f"Not available here: {reason} The passphrase will be asked at every start."
+            else f"Not available here: {reason.rstrip('.')}. "
+            "The passphrase will be asked at every start."
         )
         self.remember_note.setWordWrap(True)
         self.remember_note.setObjectName("wizard_remember_note")
@@ -137,7 +140,7 @@ class RecoveryPage(QWizardPage):
         super().__init__()
         self._wizard = wizard
         self.setTitle("Your recovery key")
-        self.setSubTitle("This is shown once. " + WARNING)
+        self.setSubTitle("Shown once, now. It opens the store if the passphrase is forgotten.")
         layout = QVBoxLayout(self)
         self.key_view = QPlainTextEdit(objectName="wizard_recovery_key")
         self.key_view.setReadOnly(True)
@@ -148,14 +151,19 @@ class RecoveryPage(QWizardPage):
         self.key_view.setFont(font)
         self.key_view.setMaximumHeight(70)
         layout.addWidget(self.key_view)
+        row = QHBoxLayout()
+        print_button = QPushButton("Print…", objectName="wizard_print_key")
+        print_button.clicked.connect(self._print)
         save = QPushButton("Save to a file…", objectName="wizard_save_key")
         save.clicked.connect(self._save)
         copy = QPushButton("Copy", objectName="wizard_copy_key")
         copy.clicked.connect(
             lambda: QGuiApplication.clipboard().setText(self.key_view.toPlainText())
         )
-        layout.addWidget(save)
-        layout.addWidget(copy)
+        for button in (print_button, save, copy):
+            row.addWidget(button)
+        row.addStretch(1)
+        layout.addLayout(row)
         warning = QLabel(WARNING)
         warning.setWordWrap(True)
         warning.setStyleSheet("font-weight: bold; color: #8a4b00")
@@ -176,6 +184,15 @@ class RecoveryPage(QWizardPage):
             self.remember_result.setText(
                 f"The key could not be remembered on this computer: {self._wizard.remember_problem}"
             )
+
+    def _print(self) -> None:
+        printer = QPrinter()
+        if QPrintDialog(printer, self).exec():
+            document = QTextDocument()
+            document.setPlainText(
+                f"flsdesk recovery key\n\n{self._wizard.recovery_key}\n\n{WARNING}\n"
+            )
+            document.print_(printer)
 
     def _save(self) -> None:
         name, _ = QFileDialog.getSaveFileName(
