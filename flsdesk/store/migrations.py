@@ -86,7 +86,7 @@ CREATE INDEX ix_records_nhs_number ON records (nhs_number)
 CREATE INDEX ix_records_diagnosed ON records (diagnosed)
 """,
     """
-CREATE INDEX ix_records_match_key ON records (match_key)
+CREATE INDEX ix_records_match_key ON records (match_key) WHERE deleted_at IS NULL
 """,
     """
 CREATE INDEX ix_records_status ON records (status)
@@ -99,6 +99,9 @@ CREATE INDEX ix_records_name ON records (name)
 """,
     """
 CREATE INDEX ix_records_hospital_number ON records (hospital_number)
+""",
+    """
+CREATE INDEX ix_records_evaluated_on ON records (evaluated_on)
 """,
     """
 CREATE TABLE audit (
@@ -125,7 +128,8 @@ END
 """,
     """
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-WHEN EXISTS (SELECT 1 FROM records WHERE records.id = OLD.record_id)
+WHEN OLD.action = 'purge'
+    OR EXISTS (SELECT 1 FROM records WHERE records.id = OLD.record_id)
 BEGIN
     SELECT RAISE(ABORT, 'the audit trail is append-only');
 END

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -67,11 +67,15 @@ class Record(Base):
     __table_args__ = (
         Index("ix_records_nhs_number", "nhs_number"),
         Index("ix_records_diagnosed", "diagnosed"),
-        Index("ix_records_match_key", "match_key"),
+        # Partial: only live records count as duplicates, and the duplicate queries then read
+        # the index alone.
+        Index("ix_records_match_key", "match_key", sqlite_where=text("deleted_at IS NULL")),
         Index("ix_records_status", "status"),
         Index("ix_records_deleted_at", "deleted_at"),
         Index("ix_records_name", "name"),
         Index("ix_records_hospital_number", "hospital_number"),
+        # The start-up refresh looks for rows evaluated before today without a full scan.
+        Index("ix_records_evaluated_on", "evaluated_on"),
     )
 
 

@@ -151,6 +151,7 @@ class BatchHooks(StoreHooks):
         super().__init__(conn)
         self.pending_keys: dict[str, list[int]] = defaultdict(list)
         self.pending_patients: dict[str, list[tuple[date, int]]] = defaultdict(list)
+        self.clashes: set[str] = set()
 
     def add(self, record_id: int, key: str | None, nhs: str | None, diagnosed: date | None) -> None:
         if key is not None:
@@ -160,7 +161,11 @@ class BatchHooks(StoreHooks):
 
     def same_key(self, key: str, record_id: int | None) -> list[int]:
         found = super().same_key(key, record_id)
-        return found + [i for i in self.pending_keys.get(key, ()) if i != record_id]
+        found += [i for i in self.pending_keys.get(key, ()) if i != record_id]
+        if found:
+            # The records found were evaluated without this one: re-evaluate after the batch.
+            self.clashes.add(key)
+        return found
 
     def earlier_same_patient(
         self, nhs_number: str, diagnosed: date, days: int, record_id: int | None

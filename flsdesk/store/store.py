@@ -311,6 +311,7 @@ class Store:
     ) -> Evaluation:
         """Replace a record's answers; one audit entry per changed question, with ``reason``."""
         clean = normalise_answers(answers)
+        t = records_table.c
         with self._write, self.engine.begin() as conn:
             row = self._row(conn, record_id)
             if row.deleted_at is not None:
@@ -319,10 +320,13 @@ class Store:
             ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), record_id)
             now = self.now()
             entries = audit.changes(old, clean, now, self.user, record_id, reason)
-            values: dict[str, Any] = dict(derived)
+            # Only the columns that changed: SQLite rewrites the index entries of every column
+            # named in SET, and each rewritten page costs encryption and WAL bytes.
+            values = _changed(row, derived)
             if entries:
                 values.update(answers=dump_json(clean), updated_at=now, updated_by=self.user)
-            conn.execute(update(records_table).where(records_table.c.id == record_id), values)
+            if values:
+                conn.execute(update(records_table).where(t.id == record_id), values)
             audit.write(conn, entries)
             if row.match_key != ev.key:
                 self._refresh_keys(conn, {row.match_key, ev.key}, exclude=record_id)
@@ -378,12 +382,9 @@ class Store:
             ids = list(range(next_id, next_id + len(answer_sets)))
             rows: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
-            clashes: set[str] = set()
             for record_id, answers in zip(ids, answer_sets, strict=True):
                 clean = normalise_answers(answers)
                 ev, derived = self._evaluator.evaluate(clean, hooks, record_id)
-                if ev.key is not None and (hooks.pending_keys.get(ev.key) or ev.has_errors):
-                    clashes.add(ev.key)
                 hooks.add(record_id, ev.key, derived["nhs_number"], derived["diagnosed"])
                 rows.append(
                     {
@@ -408,7 +409,7 @@ class Store:
                 conn.execute(insert(records_table), rows)
                 audit.write(conn, audits)
             # A record evaluated early in the batch did not see a later one with its key.
-            self._refresh_keys(conn, clashes)
+            self._refresh_keys(conn, hooks.clashes)
         log.info("bulk insert: %d records created", len(ids))
         return ids
 
@@ -544,12 +545,20 @@ class Store:
 
     def possible_duplicates(self) -> list[DuplicatePair]:
         """Every pair of live records sharing a match key."""
+        live = records_table.c.deleted_at.is_(None)
+        # The clashing keys first, from the partial index alone; then pairs among those only.
+        clashing = (
+            select(records_table.c.match_key)
+            .where(live, records_table.c.match_key.is_not(None))
+            .group_by(records_table.c.match_key)
+            .having(func.count() > 1)
+        )
         a = aliased(Record)
         b = aliased(Record)
         query = (
             select(a.id, b.id, a.match_key)
             .join(b, and_(a.match_key == b.match_key, a.id < b.id))
-            .where(a.deleted_at.is_(None), b.deleted_at.is_(None), a.match_key.is_not(None))
+            .where(a.deleted_at.is_(None), b.deleted_at.is_(None), a.match_key.in_(clashing))
             .order_by(a.id, b.id)
         )
         with self.engine.connect() as conn:
@@ -618,11 +627,12 @@ class Store:
         t = records_table.c
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = conn.execute(select(t.id, t.answers).where(t.id.in_(chunk))).all()
+            rows = conn.execute(select(records_table).where(t.id.in_(chunk))).all()
             updates = []
             for row in rows:
                 _, derived = self._evaluator.evaluate(_answers(row.answers), hooks, row.id)
-                updates.append({"rid": row.id, **{f"v_{k}": v for k, v in derived.items()}})
+                if _changed(row, derived):
+                    updates.append({"rid": row.id, **{f"v_{k}": v for k, v in derived.items()}})
             if updates:
                 conn.execute(
                     update(records_table)
@@ -637,6 +647,11 @@ class Store:
         if row is None:
             raise RecordNotFound(record_id)
         return row
+
+
+def _changed(row: sqlalchemy.Row[Any], derived: Mapping[str, Any]) -> dict[str, Any]:
+    current = row._mapping
+    return {k: v for k, v in derived.items() if current[k] != v}
 
 
 def _answers(text: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy
 from sqlalchemy import func, select
 
 from flsdesk.store.audit import audit_table
@@ -90,6 +91,11 @@ def test_delete_restore_then_purge_after_30_days(paths, clock: FakeClock) -> Non
         with s.engine.connect() as conn:
             total = conn.scalar(select(func.count()).select_from(audit_table))
         assert total == 1 + 1  # keep's create entry + the purge entry
+        with (
+            pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
+            s.engine.begin() as c,
+        ):
+            c.execute(audit_table.delete().where(audit_table.c.action == "purge"))
 
 
 def test_restore_is_refused_once_the_30_days_are_over(store: Store, clock: FakeClock) -> None:

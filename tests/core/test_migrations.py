@@ -45,8 +45,13 @@ def _install_fixture(fixture: Path, paths) -> tuple[dict, bytes]:
     return manifest, bytes.fromhex(manifest["test_only_key_hex"])
 
 
-def test_there_is_a_fixture_for_the_current_schema() -> None:
-    assert FIXTURES / f"store-schema-{CURRENT_SCHEMA}.db" in RELEASED
+def test_the_fixtures_are_of_known_schemas() -> None:
+    # Each released schema gets its fixture (make_fixture_store.py N) when it is released.
+    assert FIXTURES / "store-schema-1.db" in RELEASED
+    for fixture in RELEASED:
+        manifest = json.loads(fixture.with_suffix(".json").read_text())
+        assert fixture.stem == f"store-schema-{manifest['schema']}"
+        assert 1 <= manifest["schema"] <= CURRENT_SCHEMA
 
 
 def _schema_sql(conn) -> dict[str, str]:
@@ -122,7 +127,7 @@ def test_a_future_step_runs_after_a_backup(paths, monkeypatch) -> None:
     assert _user_version(paths.database, key) == CURRENT_SCHEMA + 1
     [backup] = list(paths.backups_dir.glob("before-schema-upgrade-from-*.db"))
     assert backup.read_bytes()[:16] != b"SQLite format 3\x00"
-    assert _user_version(backup, key) == CURRENT_SCHEMA  # the copy is of the old schema
+    assert _user_version(backup, key) == manifest["schema"]  # a copy of the old schema
     conn = connect(backup, key, wal=False)
     try:
         count = conn.execute("SELECT count(*) FROM records").fetchone()[0]

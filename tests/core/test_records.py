@@ -29,8 +29,7 @@ NHS_B = nhs_number(401023456)
 
 
 def _row(s: Store, record_id: int):
-    store = s
-    with store.engine.connect() as conn:
+    with s.engine.connect() as conn:
         return conn.execute(select(records_table).where(records_table.c.id == record_id)).one()
 
 
