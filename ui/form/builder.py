@@ -1,0 +1,292 @@
+"""The one form builder: a dataset Definition becomes tabs of question rows.
+
+Nothing here names a question: tabs, their order, labels, help, types, provisional marks and
+local-only fields all come from the definition file, so a corrected or newer file changes the
+form with no code change. The rows only *show* what the rules decided (``QuestionRow.show_result``);
+they never decide anything themselves.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flsdesk.dataset import Definition, Question, Tab
+from flsdesk.rules import Message
+from ui.form.widgets import NumberInput, QuestionInput, input_for
+
+LABEL_WIDTH = 270
+ERROR_COLOUR = "#b3261e"
+WARNING_COLOUR = "#8a5300"  # amber dark enough to read on white (WCAG AA)
+HINT_COLOUR = "#5f6368"
+LOCAL_NOTE = "stays on this computer"
+LOCAL_HEADING = "Kept on this computer only — never exported"
+RECORD_LINK = "record:"
+
+
+def _small(label: QLabel, colour: str = HINT_COLOUR) -> QLabel:
+    font = label.font()
+    font.setPointSizeF(max(font.pointSizeF() * 0.9, 7.0))
+    label.setFont(font)
+    label.setStyleSheet(f"color: {colour};")
+    return label
+
+
+def provisional_tooltip(question: Question) -> str:
+    parts = ", ".join(question.provisional)
+    return (
+        f"Provisional ({parts}): a reasoned assumption, as the official FLS-DB dataset document "
+        "is not public. A service holding it can correct the definition file."
+    )
+
+
+class QuestionRow(QWidget):
+    """Label, input, help, and the rules' messages for one question."""
+
+    record_link = Signal(int)  # the person clicked the link to another record
+    kept = Signal(str)  # the person confirmed a greyed (kept) answer
+
+    def __init__(self, question: Question, can_hide: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.question = question
+        self.setObjectName(f"row_{question.object_name}")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 5, 0, 5)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(3)
+        grid.setColumnMinimumWidth(0, LABEL_WIDTH)
+        grid.setColumnStretch(1, 1)
+
+        number = (
+            ""
+            if question.local
+            else f'<span style="color:{HINT_COLOUR}">{question.key}</span>&nbsp; '
+        )
+        self.label = QLabel(number + html.escape(question.label), self)
+        self.label.setWordWrap(True)
+        self.label.setFixedWidth(LABEL_WIDTH)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.label, 0, 0, 3, 1, Qt.AlignmentFlag.AlignTop)
+
+        self.input: QuestionInput = input_for(question, self)
+        self.label.setBuddy(self.input.focus_target)
+        line = QHBoxLayout()
+        line.setSpacing(8)
+        line.addWidget(self.input, 0, Qt.AlignmentFlag.AlignTop)
+        if question.provisional:
+            mark = _small(QLabel("(provisional)", self))
+            mark.setObjectName(f"{question.object_name}_provisional")
+            mark.setToolTip(provisional_tooltip(question))
+            line.addWidget(mark, 0, Qt.AlignmentFlag.AlignVCenter)
+        if question.local:
+            badge = QLabel(LOCAL_NOTE, self)
+            badge.setObjectName(f"{question.object_name}_local")
+            badge.setToolTip(
+                "Never exported or uploaded: it stays in this computer's encrypted store."
+            )
+            badge.setStyleSheet(
+                "color: #1b5e20; background: #e8f5e9; border: 1px solid #a5d6a7;"
+                " border-radius: 3px; padding: 0 4px;"
+            )
+            line.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
+        line.addStretch(1)
+        grid.addLayout(line, 0, 1)
+
+        help_parts = [question.help] if question.help else []
+        if isinstance(self.input, NumberInput) and self.input.hint:
+            help_parts.insert(0, self.input.hint.capitalize() + ".")
+        self.help: QLabel | None = None
+        if help_parts:
+            self.help = _small(QLabel(" ".join(help_parts), self))
+            self.help.setWordWrap(True)
+            grid.addWidget(self.help, 1, 1)
+
+        # Only questions that can be hidden can come back with a kept answer.
+        self.keep_bar: QWidget | None = None
+        self.keep_button: QPushButton | None = None
+        if can_hide:
+            self.keep_bar = QWidget(self)
+            bar = QHBoxLayout(self.keep_bar)
+            bar.setContentsMargins(0, 0, 0, 0)
+            note = _small(
+                QLabel("Kept from before, while this question did not apply: check it.", self)
+            )
+            self.keep_button = QPushButton("Keep this answer", self.keep_bar)
+            self.keep_button.setObjectName(f"{question.object_name}_keep")
+            self.keep_button.setAutoDefault(False)
+            self.keep_button.clicked.connect(lambda: self.kept.emit(question.key))
+            bar.addWidget(note)
+            bar.addWidget(self.keep_button)
+            bar.addStretch(1)
+            self.keep_bar.hide()
+            grid.addWidget(self.keep_bar, 2, 1)
+
+        self.messages = QLabel(self)
+        self.messages.setObjectName(f"{question.object_name}_messages")
+        self.messages.setWordWrap(True)
+        self.messages.setTextFormat(Qt.TextFormat.RichText)
+        # Links by mouse only: the side panel offers the same link to the keyboard, and a link
+        # here would put a Tab stop out of the visual order.
+        self.messages.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.messages.linkActivated.connect(self._link)
+        self.messages.hide()
+        grid.addWidget(self.messages, 3, 1)
+        self._shown: tuple[tuple[str, str, int | None], ...] = ()
+
+    def focus_chain(self) -> list[QWidget]:
+        chain = self.input.focus_chain()
+        if self.keep_button is not None:
+            chain.append(self.keep_button)
+        return chain
+
+    def _link(self, href: str) -> None:
+        if href.startswith(RECORD_LINK):
+            self.record_link.emit(int(href.removeprefix(RECORD_LINK)))
+
+    def show_messages(self, errors: Sequence[Message], warnings: Sequence[Message]) -> None:
+        wanted = tuple((m.severity, m.text, m.other_record) for m in (*errors, *warnings))
+        if wanted == self._shown:
+            return  # the common case while typing: nothing to redraw
+        self._shown = wanted
+        if not wanted:
+            self.messages.clear()
+            self.messages.hide()
+            self.messages.setAccessibleDescription("")
+            return
+        lines = []
+        for severity, text, other in wanted:
+            colour = ERROR_COLOUR if severity == "error" else WARNING_COLOUR
+            icon = "✖" if severity == "error" else "⚠"
+            link = ""
+            if other is not None:
+                link = f' <a href="{RECORD_LINK}{other}">Open record {other}</a>'
+            lines.append(f'<div style="color:{colour}">{icon} {html.escape(text)}{link}</div>')
+        self.messages.setText("".join(lines))
+        self.messages.setAccessibleDescription(" ".join(t for _, t, _ in wanted))
+        self.messages.show()
+
+    def set_stale(self, stale: bool) -> None:
+        self.input.set_stale(stale)
+        if self.keep_bar is not None:
+            self.keep_bar.setVisible(stale)
+
+
+class TabPage(QScrollArea):
+    """One tab: its rows in definition order, and the notice shown when the tab does not apply."""
+
+    def __init__(self, tab: Tab, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tab = tab
+        self.setObjectName(f"tab_{tab.id}")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.content = QWidget()
+        self.content.setObjectName(f"tab_{tab.id}_content")
+        self.layout_ = QVBoxLayout(self.content)
+        self.layout_.setContentsMargins(16, 12, 16, 12)
+        self.layout_.setSpacing(0)
+        self.notice = QLabel(self.content)
+        self.notice.setObjectName(f"tab_{tab.id}_not_applicable")
+        self.notice.setWordWrap(True)
+        self.notice.setText(
+            f"<b>{html.escape(tab.not_applicable_label or tab.label + ' does not apply')}</b>"
+            + (f"<br>{html.escape(tab.not_applicable_help)}" if tab.not_applicable_help else "")
+        )
+        self.notice.setStyleSheet(
+            "background: #f1f3f4; border: 1px solid #dadce0; border-radius: 4px; padding: 10px;"
+        )
+        self.notice.hide()
+        self.layout_.addWidget(self.notice)
+        self.rows: list[QuestionRow] = []
+        self.setWidget(self.content)
+        self.applies = True
+
+    def add_row(self, row: QuestionRow) -> None:
+        self.layout_.addWidget(row)
+        self.rows.append(row)
+
+    def add_heading(self, text: str) -> None:
+        heading = QLabel(text, self.content)
+        heading.setStyleSheet(
+            "color: #1b5e20; font-weight: bold; border-top: 1px solid #c8e6c9; padding-top: 10px;"
+        )
+        heading.setContentsMargins(0, 12, 0, 4)
+        self.layout_.addWidget(heading)
+
+    def add_separator(self) -> None:
+        line = QFrame(self.content)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setStyleSheet("color: #dadce0;")
+        self.layout_.addSpacing(6)
+        self.layout_.addWidget(line)
+        self.layout_.addSpacing(6)
+
+    def finish(self) -> None:
+        self.layout_.addStretch(1)
+
+    def set_applies(self, applies: bool) -> None:
+        if applies != self.applies:
+            self.applies = applies
+            self.notice.setVisible(not applies)
+
+    def tab_text(self) -> str:
+        if self.applies or not self.tab.not_applicable_label:
+            return self.tab.label
+        return self.tab.not_applicable_label
+
+
+@dataclass
+class BuiltForm:
+    definition: Definition
+    pages: dict[str, TabPage] = field(default_factory=dict)
+    rows: dict[str, QuestionRow] = field(default_factory=dict)
+
+
+def _can_hide(definition: Definition, question: Question) -> bool:
+    tab = definition.tabs_by_id.get(question.tab)
+    return question.applies_when is not None or (tab is not None and tab.applies_when is not None)
+
+
+def build_form(definition: Definition, tabs: QTabWidget) -> BuiltForm:
+    """Fill ``tabs`` with one page per tab of the definition, rows in the definition's order."""
+    built = BuiltForm(definition)
+    for tab in definition.tabs:
+        page = TabPage(tab)
+        built.pages[tab.id] = page
+        previous: Question | None = None
+        for question in definition.questions_on(tab.id):
+            if question.local and (previous is None or not previous.local):
+                page.add_heading(LOCAL_HEADING)
+            elif (
+                previous is not None
+                and not question.local
+                and not previous.local
+                and question.key.split(".")[0] != previous.key.split(".")[0]
+            ):
+                page.add_separator()  # a new section of the dataset (6.xx → 7.xx)
+            row = QuestionRow(question, _can_hide(definition, question), page.content)
+            page.add_row(row)
+            built.rows[question.key] = row
+            previous = question
+        page.finish()
+        tabs.addTab(page, tab.label)
+        # Tab follows the visual order; Qt skips hidden rows by itself.
+        chain = [w for row in page.rows for w in row.focus_chain()]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+    return built
