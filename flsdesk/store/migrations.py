@@ -150,7 +150,41 @@ CREATE TABLE meta (
 """,
 )
 
-STEPS: tuple[Step, ...] = (Step(1, "records, audit trail, settings, meta", _schema_1),)
+# Follow-up call attempts (issue 8): local to this computer, never exported; they go with their
+# record when it is purged (foreign keys are on in every connection, see engine.py).
+_schema_2 = _statements(
+    """
+CREATE TABLE call_attempts (
+    id INTEGER NOT NULL,
+    record_id INTEGER NOT NULL,
+    window_id VARCHAR(32) NOT NULL,
+    called_on DATE NOT NULL,
+    outcome VARCHAR(40) NOT NULL,
+    try_again_on DATE,
+    created_at DATETIME NOT NULL,
+    created_by VARCHAR(120) NOT NULL,
+    PRIMARY KEY (id),
+    FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE
+)
+""",
+    """
+CREATE INDEX ix_call_attempts_record_window ON call_attempts (record_id, window_id)
+""",
+    # The worklist's look-ups: owed, not ended, not closed, then a range of diagnosis dates.
+    """
+CREATE INDEX ix_records_fu16_open
+ON records (followup_applies, followup_ended, fu16_closed, diagnosed)
+""",
+    """
+CREATE INDEX ix_records_fu52_open
+ON records (followup_applies, followup_ended, fu52_closed, diagnosed)
+""",
+)
+
+STEPS: tuple[Step, ...] = (
+    Step(1, "records, audit trail, settings, meta", _schema_1),
+    Step(2, "follow-up call attempts and worklist indexes", _schema_2),
+)
 
 CURRENT_SCHEMA = STEPS[-1].number
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -118,3 +118,44 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class CallAttempt(Base):
+    """A telephone call about a record's follow-up (the worklist's "Log call attempt").
+
+    Local to this computer: never exported, not a question of the dataset. The rows go with the
+    record when it is purged (ON DELETE CASCADE; the engine turns foreign keys on).
+    """
+
+    __tablename__ = "call_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(Integer, ForeignKey("records.id", ondelete="CASCADE"))
+    window_id: Mapped[str] = mapped_column(String(32))  # the definition's follow-up window id
+    called_on: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(40))  # flsdesk.followups.OUTCOMES
+    try_again_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(120))  # who, as the audit trail names them
+
+    __table_args__ = (Index("ix_call_attempts_record_window", "record_id", "window_id"),)
+
+
+# The follow-up worklist's look-ups (flsdesk/followups.py): owed, not ended, not closed, then a
+# range of diagnosis dates. With the flags first, SQLite finds the open follow-ups of a day in the
+# index alone instead of reading every record diagnosed in the window (and, without statistics,
+# it would otherwise pick the near-useless deleted_at index).
+Index(
+    "ix_records_fu16_open",
+    Record.followup_applies,
+    Record.followup_ended,
+    Record.fu16_closed,
+    Record.diagnosed,
+)
+Index(
+    "ix_records_fu52_open",
+    Record.followup_applies,
+    Record.followup_ended,
+    Record.fu52_closed,
+    Record.diagnosed,
+)
