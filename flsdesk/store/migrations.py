@@ -92,7 +92,7 @@ CREATE INDEX ix_records_match_key ON records (match_key) WHERE deleted_at IS NUL
 CREATE INDEX ix_records_status ON records (status)
 """,
     """
-CREATE INDEX ix_records_deleted_at ON records (deleted_at)
+CREATE INDEX ix_records_deleted_at ON records (deleted_at) WHERE deleted_at IS NOT NULL
 """,
     """
 CREATE INDEX ix_records_name ON records (name)
