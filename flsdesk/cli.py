@@ -28,6 +28,7 @@ EXIT_STORE = 3
 COMMAND_MODULES = [
     "flsdesk.definitions_cli",
     "flsdesk.store.commands",
+    "flsdesk.followups_cli",
 ]
 
 
