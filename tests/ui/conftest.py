@@ -76,6 +76,8 @@ def open_form(qtbot, store: Store) -> Callable[..., object]:  # type: ignore[no-
         window.activateWindow()
         # Key clicks go to the focus widget of the active window, as on a real desktop.
         qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+        # The tabs not in view are built by the form itself just after it shows.
+        qtbot.waitUntil(lambda: window.fully_built, timeout=2000)
         return window
 
     return _open

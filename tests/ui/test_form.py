@@ -474,3 +474,15 @@ def test_a_date_special_answer_by_tick_box(qtbot, store: Store, open_form, speci
     qtbot.keyClick(box, Qt.Key.Key_Tab)
     assert store.load(record_id).answers["3.03"] == special
     assert not field(window, "q_3_03").isEnabled()
+
+
+def test_tabs_not_in_view_are_built_when_needed(qtbot, store: Store) -> None:
+    window = RecordWindow(store, tab="dxa")
+    qtbot.addWidget(window)
+    assert window.findChild(QWidget, "q_3_01") is not None  # the tab it opens on
+    assert window.findChild(QWidget, "q_5_01") is None  # built just after it shows
+    window.show_tab("falls")
+    assert window.findChild(QWidget, "q_5_01") is not None
+    assert window.row("6.01").isHidden()  # built hidden: the Follow-up tab does not apply yet
+    window.show()
+    qtbot.waitUntil(lambda: window.fully_built, timeout=2000)

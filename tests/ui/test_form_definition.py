@@ -41,6 +41,7 @@ def test_an_extra_question_in_the_override_file_shows_in_the_form(
         window.show()
         window.activateWindow()
         qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+        qtbot.waitUntil(lambda: window.fully_built, timeout=2000)
 
         alcohol = window.findChild(QWidget, "q_2_07")
         assert alcohol is not None

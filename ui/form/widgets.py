@@ -4,8 +4,11 @@ Every input:
 
 - gives its focusable widget the question's ``objectName`` (``q_1_11``, ``local_name``) and an
   accessible name equal to the label, so screen readers and tests find it;
-- emits ``changed`` when the person changes the answer (never when the form sets a value) and
-  ``committed`` when they leave the field or press Enter (the window saves at once then);
+- tells its ``listener`` (the window) when the person changes the answer (never when the form
+  sets a value) and when they press Enter; the window saves at once then, as it does when the
+  focus leaves one of the ``focus_chain()`` widgets (it watches focus changes itself: a Python
+  event filter on every input would slow every paint and key press). A plain callback rather
+  than a Qt signal per input keeps opening a record quick;
 - never refuses what is typed: ``value()`` returns what ``ui.form.values`` makes of the text, and
   the rules judge it;
 - shows a stored answer the definition no longer offers as "<answer> (no longer offered)" and
@@ -14,10 +17,10 @@ Every input:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QDate, QEvent, QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QFocusEvent, QKeyEvent, QPalette
+from PySide6.QtCore import QDate, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCalendarWidget,
@@ -44,18 +47,31 @@ _STALE_TEXT = QColor("#7a7a7a")
 _STALE_BASE = QColor("#eeeeee")
 
 
+class InputListener(Protocol):
+    def input_changed(self, key: str) -> None: ...
+
+    def input_committed(self, key: str) -> None: ...
+
+
 class QuestionInput(QWidget):
     """The common part of every input: naming, signals, the greyed "kept answer" look."""
-
-    changed = Signal()
-    committed = Signal()
 
     def __init__(self, question: Question, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.question = question
+        self.listener: InputListener | None = None
         self._stale = False
         self._target: QWidget = self
         self._plain_palette: QPalette | None = None
+
+    def _changed(self) -> None:
+        if self.listener is not None:
+            self.listener.input_changed(self.question.key)
+
+    def _committed(self) -> None:
+        self.left()
+        if self.listener is not None:
+            self.listener.input_committed(self.question.key)
 
     # -- what subclasses provide ----------------------------------------------------------------
 
@@ -83,24 +99,10 @@ class QuestionInput(QWidget):
         if self.question.help:
             target.setAccessibleDescription(self.question.help)
         self.setFocusProxy(target)
-        self._watch(target)
         self._target = target
 
-    def _watch(self, widget: QWidget) -> None:
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        kind = event.type()
-        if kind == QEvent.Type.FocusOut:
-            assert isinstance(event, QFocusEvent)
-            # A combo's list or the calendar opening is not "leaving the field".
-            if event.reason() != Qt.FocusReason.PopupFocusReason:
-                self.committed.emit()
-        elif kind == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
-            # Scrolling the form over a combo box must not change an answer under the pointer.
-            event.ignore()
-            return True
-        return False
+    def left(self) -> None:
+        """The person left the field (the window saves); a chance to tidy what is shown."""
 
     @property
     def stale(self) -> bool:
@@ -127,7 +129,7 @@ class QuestionInput(QWidget):
 
 
 class _LineInput(QuestionInput):
-    """A QLineEdit-based input: ``changed`` on every keystroke, ``committed`` on Enter."""
+    """A QLineEdit-based input: a change on every keystroke, a commit on Enter."""
 
     field_width = 220
 
@@ -136,13 +138,16 @@ class _LineInput(QuestionInput):
         self.edit = QLineEdit(self)
         self.edit.setFixedWidth(self.field_width)
         # textEdited fires for the person's typing only, not for set_value.
-        self.edit.textEdited.connect(lambda _text: self.changed.emit())
+        self.edit.textEdited.connect(self._edited)
         # Enter commits (saves) the field; it never discards anything.
-        self.edit.returnPressed.connect(self.committed.emit)
+        self.edit.returnPressed.connect(self._committed)
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addWidget(self.edit)
         self._adopt(self.edit)
+
+    def _edited(self, _text: str) -> None:
+        self._changed()
 
     def finish_row(self) -> None:
         self._layout.addStretch(1)
@@ -158,8 +163,6 @@ class NhsInput(_LineInput):
         super().__init__(question, parent)
         self.edit.setPlaceholderText("000 000 0000")
         self.finish_row()
-        # Tidy the digits into 3-3-4 groups once the person has finished with the field.
-        self.committed.connect(self._tidy)
 
     def value(self) -> Any:
         return values.nhs_from_text(self.edit.text(), self.question.special_answers)
@@ -167,7 +170,8 @@ class NhsInput(_LineInput):
     def set_value(self, value: Any) -> None:
         self.edit.setText(values.nhs_to_text(value))
 
-    def _tidy(self) -> None:
+    def left(self) -> None:
+        # Tidy the digits into 3-3-4 groups once the person has finished with the field.
         shown = values.nhs_to_text(self.value())
         if shown != self.edit.text():
             self.edit.setText(shown)
@@ -229,22 +233,16 @@ class DateInput(_LineInput):
             box.setObjectName(question.object_name + "_special")
             box.setAccessibleName(f"{question.label}: {special}")
             box.toggled.connect(lambda on, s=special: self._special_toggled(s, on))
-            self._watch(box)
             self._layout.addWidget(box)
             self.specials[special] = box
         self.finish_row()
         self._popup: _CalendarPopup | None = None
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.edit and event.type() == QEvent.Type.KeyPress:
-            assert isinstance(event, QKeyEvent)
-            key, mods = event.key(), event.modifiers()
-            if key == Qt.Key.Key_F4 or (
-                key == Qt.Key.Key_Down and mods & Qt.KeyboardModifier.AltModifier
-            ):
-                self.open_calendar()
-                return True
-        return super().eventFilter(watched, event)
+        # Alt+Down (as for a combo box) or F4 in the field opens the calendar.
+        opener = QAction(self.edit)
+        opener.setShortcuts([QKeySequence("Alt+Down"), QKeySequence(Qt.Key.Key_F4)])
+        opener.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        opener.triggered.connect(self.open_calendar)
+        self.edit.addAction(opener)
 
     def focus_chain(self) -> list[QWidget]:
         return [self.edit, *self.specials.values()]
@@ -262,8 +260,8 @@ class DateInput(_LineInput):
             box.setChecked(False)
         self.edit.setText(day.toString("dd/MM/yyyy"))
         self.edit.setFocus(Qt.FocusReason.OtherFocusReason)
-        self.changed.emit()
-        self.committed.emit()
+        self._changed()
+        self._committed()
 
     def _special_toggled(self, special: str, on: bool) -> None:
         if self.signalsBlocked():
@@ -273,7 +271,7 @@ class DateInput(_LineInput):
                 if other != special:
                     box.setChecked(False)
         self.edit.setEnabled(not any(b.isChecked() for b in self.specials.values()))
-        self.changed.emit()
+        self._changed()
 
     def value(self) -> Any:
         for special, box in self.specials.items():
@@ -359,7 +357,7 @@ class MultilineInput(QuestionInput):
 
     def _text_changed(self) -> None:
         if not self._setting:
-            self.changed.emit()
+            self._changed()
 
     def value(self) -> Any:
         return values.text_from_text(self.edit.toPlainText(), multiline=True)
@@ -372,15 +370,26 @@ class MultilineInput(QuestionInput):
             self._setting = False
 
 
+class _Combo(QComboBox):
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        # Scrolling the form over a combo box must not change an answer under the pointer.
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
 class SingleInput(QuestionInput):
     """A combo box; typing the first letters picks an answer (Qt's own type-ahead)."""
 
     def __init__(self, question: Question, parent: QWidget | None = None) -> None:
         super().__init__(question, parent)
-        self.combo = QComboBox(self)
+        self.combo = _Combo(self)
         self.combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.combo.setMinimumWidth(200)
+        # Sized once, lazily, at first show (Qt's default policy); measuring every item with
+        # AdjustToContents up front would cost more than the rest of the row.
+        longest = max((len(a.label) for a in question.answers), default=10)
+        self.combo.setMinimumContentsLength(max(18, min(longest + 2, 40)))
         self._setting = False
         self._fill(None)
         self.combo.currentIndexChanged.connect(self._index_changed)
@@ -407,7 +416,7 @@ class SingleInput(QuestionInput):
 
     def _index_changed(self, _index: int) -> None:
         if not self._setting:
-            self.changed.emit()
+            self._changed()
 
     def value(self) -> Any:
         return self.combo.currentData(VALUE_ROLE)
@@ -497,7 +506,7 @@ class MultiInput(QuestionInput):
                         other.setCheckState(Qt.CheckState.Unchecked)
         finally:
             self._setting = False
-        self.changed.emit()
+        self._changed()
 
     def value(self) -> Any:
         chosen = [

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QColor, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -33,13 +34,23 @@ from flsdesk.dataset import Definition
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
 from flsdesk.store.store import Store
 from ui.form import values
-from ui.form.builder import ERROR_COLOUR, WARNING_COLOUR, BuiltForm, QuestionRow, build_form
+from ui.form.builder import (
+    ERROR_COLOUR,
+    WARNING_COLOUR,
+    BuiltForm,
+    QuestionRow,
+    TabPage,
+    build_form,
+)
 
 log = logging.getLogger("ui.form")
 
 AUTOSAVE_MS = 600  # a pause in typing this long saves: well within the promised second
 RETRY_MS = 5000  # after a failed save, try again this often (the indicator says why)
 SIDE_WIDTH = 290
+# The tabs not in view are built this long after the form first shows (one per event-loop turn),
+# so the form appears at once and a key pressed meanwhile waits a few milliseconds at most.
+BACKGROUND_BUILD_MS = 30
 
 _BADGE = {
     NEEDS_CORRECTION: ("#ffffff", ERROR_COLOUR),
@@ -95,14 +106,20 @@ class RecordWindow(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._autosave)
+        # The other tabs are built just after the form first shows, one per event-loop turn.
+        self._builder = QTimer(self)
+        self._builder.setSingleShot(True)
+        self._builder.timeout.connect(self._build_next_page)
 
+        self._targets: dict[QWidget, QuestionRow] = {}
         self._build_chrome()
         self._build_form(store.definitions.for_answers(self._answers))
         self._refresh()
         self._set_indicator(_READ_ONLY if self._read_only else _SAVED if record_id else _NEW)
         if self._dirty:
             self._timer.start(AUTOSAVE_MS)
-        self.show_tab(tab or self._form_definition.tabs[0].id)
+        first = tab if tab in self._form_definition.tabs_by_id else self._form_definition.tabs[0].id
+        self.show_tab(first)
         log.info("record %s opened in the form", record_id if record_id is not None else "(new)")
 
     # -- building --------------------------------------------------------------------------------
@@ -184,6 +201,11 @@ class RecordWindow(QWidget):
         body.addWidget(side)
         outer.addLayout(body, 1)
 
+        # Leaving a field saves it: one watcher for the whole window instead of a filter per input.
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._focus_changed)
+
         shortcuts = (
             (QKeySequence.StandardKey.Save, self._save_shortcut),
             (QKeySequence("Ctrl+PgDown"), lambda: self._step_tab(1)),
@@ -198,32 +220,89 @@ class RecordWindow(QWidget):
             shortcut.activated.connect(slot)
 
     def _build_form(self, definition: Definition) -> None:
+        """Empty pages for every tab; each is filled when first needed (``_ensure_page``)."""
+        current = ""
+        name = ""
         if self._form is not None:  # another dataset version now applies (1.09 changed)
             focused = self.focusWidget()
             name = focused.objectName() if focused else ""
+            current = getattr(self.tabs.currentWidget(), "tab", None)
+            current = current.id if current is not None else ""
+            self.tabs.blockSignals(True)
             while self.tabs.count():
                 page = self.tabs.widget(0)
                 self.tabs.removeTab(0)
                 page.deleteLater()
-        else:
-            name = ""
-        self._form = build_form(definition, self.tabs)
+            self.tabs.blockSignals(False)
+            self._form = None
+        self.tabs.blockSignals(True)  # adding pages switches tabs: not the person's doing
+        try:
+            self._form = build_form(definition, self.tabs, self)
+        finally:
+            self.tabs.blockSignals(False)
+        self._targets = {}
         self._applies = {}
         self._stale.clear()
         self._panel_state = ()
         self.version.setText(f"{definition.name}, version {definition.version}")
-        for key, row in self._form.rows.items():
-            row.input.set_value(self._answers.get(key))
-            row.input.changed.connect(lambda k=key: self._input_changed(k))
-            row.input.committed.connect(self._committed)
-            row.kept.connect(self._keep)
-            row.record_link.connect(self.open_record_requested.emit)
-            if self._read_only:
-                row.input.set_read_only(True)
+        if current in self._form.pages:
+            self._ensure_page(current)
+            self.tabs.setCurrentWidget(self._form.pages[current])
+            self._builder.start(0)
         if name:
             target = self.findChild(QWidget, name)
             if target is not None:
                 target.setFocus()
+
+    def _ensure_page(self, tab_id: str) -> None:
+        """Build a page's rows if not yet done, showing them as the last evaluation says."""
+        assert self._form is not None
+        made = self._form.build_page(tab_id)
+        if not made:
+            return
+        page = self._form.pages[tab_id]
+        evaluation = self.evaluation
+        for row in made:
+            key = row.question.key
+            row.input.set_value(self._answers.get(key))
+            if self._read_only:
+                row.input.set_read_only(True)
+            for widget in row.focus_chain():
+                self._targets[widget] = row
+            applies = self._applies.get(key, True)
+            if not applies:
+                row.hide()
+            elif page.isVisible():
+                row.show()  # on a page already showing, a new row shows only when told
+            if evaluation is not None:
+                row.show_messages(evaluation.errors.get(key, ()), evaluation.warnings.get(key, ()))
+            if key in self._stale:
+                row.set_stale(True)
+
+    def _build_next_page(self) -> None:
+        if self._form is None:
+            return
+        pending = self._form.unbuilt()
+        if pending:
+            self._ensure_page(pending[0])
+        if len(pending) > 1:
+            self._builder.start(0)
+
+    @property
+    def fully_built(self) -> bool:
+        return self._form is not None and not self._form.unbuilt()
+
+    def ensure_built(self) -> None:
+        """Build every page now (tests, screenshots; the form does it by itself when idle)."""
+        assert self._form is not None
+        for tab_id in self._form.unbuilt():
+            self._ensure_page(tab_id)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._form is not None and self._form.unbuilt():
+            # After the first paint, so the form appears with the tab the person sees first.
+            self._builder.start(BACKGROUND_BUILD_MS)
 
     @property
     def _form_definition(self) -> Definition:
@@ -239,6 +318,7 @@ class RecordWindow(QWidget):
         if page is None:
             log.warning("record %s: no tab %r in this dataset", self.record_id, tab_id)
             return
+        self._ensure_page(tab_id)
         self.tabs.setCurrentWidget(page)
         self._focus_first(page)
 
@@ -252,7 +332,10 @@ class RecordWindow(QWidget):
         return dict(self._answers)
 
     def row(self, key: str) -> QuestionRow:
+        """A question's row (its page is built first if need be)."""
         assert self._form is not None
+        if key not in self._form.rows:
+            self._ensure_page(self._form_definition.questions[key].tab)
         return self._form.rows[key]
 
     @property
@@ -261,7 +344,9 @@ class RecordWindow(QWidget):
 
     # -- reacting to the person ------------------------------------------------------------------
 
-    def _input_changed(self, key: str) -> None:
+    # The rows call these (ui.form.builder.FormListener).
+
+    def input_changed(self, key: str) -> None:
         if self._read_only:
             return
         value = self.row(key).input.value()
@@ -275,11 +360,22 @@ class RecordWindow(QWidget):
         self._timer.start(AUTOSAVE_MS)
         self._refresh()
 
-    def _committed(self) -> None:
+    def _focus_changed(self, old: QWidget | None, _now: QWidget | None) -> None:
+        row = self._targets.get(old) if old is not None else None
+        if row is None:
+            return
+        row.input.left()
         if self._dirty:
             self._save_now()
 
-    def _keep(self, key: str) -> None:
+    def input_committed(self, _key: str) -> None:
+        if self._dirty:
+            self._save_now()
+
+    def record_link(self, record_id: int) -> None:
+        self.open_record_requested.emit(record_id)
+
+    def answer_kept(self, key: str) -> None:
         self._unstale(key)
         self.row(key).input.focus_target.setFocus()
 
@@ -311,17 +407,24 @@ class RecordWindow(QWidget):
         self.evaluation = evaluation
         assert self._form is not None
         answers = self._answers
-        for key, row in self._form.rows.items():
-            applies = evaluation.applies.get(key, True)
+        rows = self._form.rows
+        for key, applies in evaluation.applies.items():
             before = self._applies.get(key)
-            if before != applies:
-                row.setVisible(applies)
-                if applies and before is False and is_answered(answers.get(key)):
-                    # Back after being hidden: the kept answer shows grey until confirmed.
-                    self._stale.add(key)
+            if before == applies:
+                continue
+            self._applies[key] = applies
+            back = applies and before is False and is_answered(answers.get(key))
+            if back:  # after being hidden: the kept answer shows grey until confirmed
+                self._stale.add(key)
+            row = rows.get(key)
+            if row is not None:
+                if before is not None or not applies:  # rows start shown: skip a no-op
+                    row.setVisible(applies)
+                if back:
                     row.set_stale(True)
-                self._applies[key] = applies
-            row.show_messages(evaluation.errors.get(key, ()), evaluation.warnings.get(key, ()))
+        errors, warnings = evaluation.errors, evaluation.warnings
+        for key, row in rows.items():
+            row.show_messages(errors.get(key, ()), warnings.get(key, ()))
         for index in range(self.tabs.count()):
             page = self.tabs.widget(index)
             applies = evaluation.tab_applies.get(page.tab.id, True)
@@ -429,10 +532,12 @@ class RecordWindow(QWidget):
     def go_to(self, key: str) -> None:
         """Show the question's tab, scroll to it and put the cursor in it."""
         assert self._form is not None
-        row = self._form.rows.get(key)
-        if row is None:
+        question = self._form_definition.questions.get(key)
+        if question is None:
             return
-        page = self._form.pages[row.question.tab]
+        self._ensure_page(question.tab)
+        row = self._form.rows[key]
+        page = self._form.pages[question.tab]
         self.tabs.setCurrentWidget(page)
         page.ensureWidgetVisible(row)
         row.input.focus_target.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -497,17 +602,24 @@ class RecordWindow(QWidget):
 
     def _focus_first(self, page: QWidget) -> None:
         for row in getattr(page, "rows", []):
-            if not row.isHidden():
+            if self._applies.get(row.question.key, True):
                 row.input.focus_target.setFocus(Qt.FocusReason.TabFocusReason)
                 return
 
     def _step_tab(self, step: int) -> None:
         count = self.tabs.count()
         if count:
-            self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % count)
+            index = (self.tabs.currentIndex() + step) % count
+            page = self.tabs.widget(index)
+            if isinstance(page, TabPage):
+                self._ensure_page(page.tab.id)  # built before it shows: no flicker
+            self.tabs.setCurrentIndex(index)
             self._focus_first(self.tabs.currentWidget())
 
-    def _tab_changed(self, _index: int) -> None:
+    def _tab_changed(self, index: int) -> None:
+        page = self.tabs.widget(index)
+        if self._form is not None and isinstance(page, TabPage):
+            self._ensure_page(page.tab.id)  # a click on a tab not built yet
         # Leaving a tab is leaving its fields: save what is pending.
         if self._dirty:
             self._save_now()
@@ -527,6 +639,7 @@ class RecordWindow(QWidget):
                 return
             log.warning("record %s closed with unsaved changes", self.record_id)
         self._timer.stop()
+        self._builder.stop()
         log.info("record %s closed", self.record_id)
         event.accept()
 
