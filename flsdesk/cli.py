@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "flsdesk.definitions_cli",
     "flsdesk.store.commands",
     "flsdesk.followups_cli",
+    "flsdesk.sync.cli",
 ]
 
 

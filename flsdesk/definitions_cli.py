@@ -10,6 +10,7 @@ from typing import Any
 from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
 from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find, read_toml, unrecognised_overrides
 from flsdesk.dataset import parse_definition
+from flsdesk.sync.profiles import check_export_profile, check_upload_profile
 
 # kind -> a function that raises DataFileError on any problem and returns a one-line summary.
 # Later areas (export and upload profiles, KPI definitions) add theirs.
@@ -27,6 +28,8 @@ def _check_dataset(data: dict[str, Any], path: Path) -> str:
 
 
 CHECKERS["dataset"] = _check_dataset
+CHECKERS["export-profile"] = check_export_profile
+CHECKERS["upload-profile"] = check_upload_profile
 
 
 def check_file(path: Path) -> str:

@@ -182,9 +182,60 @@ ON records (deleted_at, followup_applies, followup_ended, fu52_closed, diagnosed
 """,
 )
 
+# Export batches, the rows each sent, and opt-out lists (issue 6). The outbox is these batches.
+_schema_3 = _statements(
+    """
+CREATE TABLE export_batches (
+    seq INTEGER NOT NULL,
+    batch_id VARCHAR(36) NOT NULL,
+    created_at DATETIME NOT NULL,
+    created_by VARCHAR(120) NOT NULL,
+    scope VARCHAR(40) NOT NULL,
+    profile VARCHAR(80) NOT NULL,
+    file_path TEXT NOT NULL,
+    file_sha256 VARCHAR(64) NOT NULL,
+    record_count INTEGER NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    state_at DATETIME NOT NULL,
+    attempts INTEGER NOT NULL,
+    receipt TEXT,
+    failure TEXT,
+    PRIMARY KEY (seq),
+    UNIQUE (batch_id)
+)
+""",
+    """
+CREATE INDEX ix_export_batches_file_sha256 ON export_batches (file_sha256)
+""",
+    """
+CREATE TABLE export_rows (
+    batch_seq INTEGER NOT NULL,
+    record_id INTEGER NOT NULL,
+    kind VARCHAR(8) NOT NULL,
+    row_hash VARCHAR(64),
+    PRIMARY KEY (batch_seq, record_id),
+    FOREIGN KEY(batch_seq) REFERENCES export_batches (seq) ON DELETE CASCADE
+)
+""",
+    """
+CREATE INDEX ix_export_rows_record_id ON export_rows (record_id, batch_seq)
+""",
+    """
+CREATE TABLE optout_lists (
+    id INTEGER NOT NULL,
+    created_at DATETIME NOT NULL,
+    created_by VARCHAR(120) NOT NULL,
+    nhs_numbers TEXT NOT NULL,
+    result_read_at DATETIME,
+    PRIMARY KEY (id)
+)
+""",
+)
+
 STEPS: tuple[Step, ...] = (
     Step(1, "records, audit trail, settings, meta", _schema_1),
     Step(2, "follow-up call attempts and worklist indexes", _schema_2),
+    Step(3, "export batches, rows sent, opt-out lists", _schema_3),
 )
 
 CURRENT_SCHEMA = STEPS[-1].number

@@ -143,6 +143,66 @@ class CallAttempt(Base):
     __table_args__ = (Index("ix_call_attempts_record_window", "record_id", "window_id"),)
 
 
+class ExportBatch(Base):
+    """One completed export (or a file uploaded that no export recorded): the outbox's rows.
+
+    ``batch_id`` travels as the upload's Idempotency-Key. ``state`` is exported, uploading, sent
+    (with the server's ``receipt``) or failed (with the server's ``failure`` reason).
+    """
+
+    __tablename__ = "export_batches"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # export order, 1, 2, 3…
+    batch_id: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(120))
+    scope: Mapped[str] = mapped_column(String(40))  # since-last, month:YYYY-MM, all, external
+    profile: Mapped[str] = mapped_column(String(80))
+    file_path: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    record_count: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    state_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer)
+    receipt: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_export_batches_file_sha256", "file_sha256"),)
+
+
+class ExportRow(Base):
+    """What one batch said about one record: the hash of the row sent ("row"), or that the record
+    was reported as deleted here ("deleted", no hash).
+
+    No foreign key to ``records``: the purge of a deleted record must not be blocked, and the
+    fact that its row was sent is what the reconciliation report needs.
+    """
+
+    __tablename__ = "export_rows"
+
+    batch_seq: Mapped[int] = mapped_column(
+        Integer, ForeignKey("export_batches.seq", ondelete="CASCADE"), primary_key=True
+    )
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_export_rows_record_id", "record_id", "batch_seq"),)
+
+
+class OptoutList(Base):
+    """A list of NHS numbers handed to information governance for the National Data Opt-out
+    check; reading their answer back marks exactly the records it covered."""
+
+    __tablename__ = "optout_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(120))
+    nhs_numbers: Mapped[str] = mapped_column(Text)  # JSON list
+    result_read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 # The follow-up worklist's look-ups (flsdesk/followups.py): live, owed, not ended, not closed,
 # then a range of diagnosis dates. With the flags first, SQLite finds the open follow-ups of a day
 # in the index alone (the counts per state never read a record) instead of reading every record

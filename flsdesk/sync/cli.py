@@ -1,0 +1,158 @@
+"""``flsdesk export`` and ``flsdesk upload`` (see shared/spec/cli.md).
+
+Results go to stdout, messages to stderr. Held-back records are listed with their NHS numbers on
+the terminal because the user asked to see them; the log only ever gets counts and batch ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
+from flsdesk.datafiles import DataFileError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write the FLS-DB import CSV (report first; held-back records exit 1)",
+        description="Export records for the FLS-DB webtool's Import Data page.",
+    )
+    scope = p.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "--since-last",
+        action="store_true",
+        help="records new or changed since the last export (the usual monthly run)",
+    )
+    scope.add_argument("--month", metavar="YYYY-MM", help="records diagnosed in this month")
+    scope.add_argument("--all", action="store_true", help="every record")
+    p.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
+    p.add_argument("--profile", metavar="NAME", help="export profile (default: from Settings)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show the report only: write and record nothing"
+    )
+    p.set_defaults(handler=run_export)
+
+    p = sub.add_parser(
+        "upload",
+        help="send an exported file to the upload address in Settings",
+        description="Upload a file to the HTTPS address set in Settings (Upload address).",
+    )
+    p.add_argument("file", metavar="FILE", help="the exported CSV file")
+    p.set_defaults(handler=run_upload)
+
+
+def _open_store(ctx: Context):  # type: ignore[no-untyped-def]
+    # Imported here: the store and the dataset are heavy, and --help must stay quick.
+    from flsdesk.session import audit_user
+    from flsdesk.store import unlock
+    from flsdesk.store.store import Store
+
+    key = unlock.unlock(ctx.paths)
+    return Store.open(ctx.paths, key, audit_user(os.environ.get("FLSDESK_INITIALS", "CLI")))
+
+
+def _fmt_date(value: Any) -> str:
+    return value.strftime("%d/%m/%Y") if value else "-"
+
+
+def run_export(args: argparse.Namespace, ctx: Context) -> int:
+    from flsdesk.sync import export as ex
+    from flsdesk.sync.profiles import load_export_profile
+
+    if args.since_last:
+        scope = ex.Scope.since_last()
+    elif args.all:
+        scope = ex.Scope.all()
+    else:
+        try:
+            scope = ex.Scope.parse(args.month)
+        except ValueError:
+            raise CliError(
+                f"--month {args.month!r}: give a month as YYYY-MM.", EXIT_USAGE
+            ) from None
+    out = Path(args.out).expanduser()
+    if not args.dry_run and not out.parent.is_dir():
+        raise CliError(f"The folder {out.parent} does not exist.", EXIT_USAGE)
+    with _open_store(ctx) as store:
+        try:
+            profile = load_export_profile(
+                args.profile or store.get_setting("export_profile") or None, ctx.paths
+            )
+        except DataFileError as exc:
+            raise CliError(f"The export profile cannot be used:\n{exc}", EXIT_USAGE) from None
+        try:
+            plan = ex.prepare(store, scope, profile)
+        except ex.UnencodableCharacter as exc:
+            raise CliError(str(exc), EXIT_ATTENTION) from None
+        except ex.ExportError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        _print_report(plan)
+        if plan.is_empty:
+            print("Nothing to export: no file written.")
+            return EXIT_ATTENTION if plan.held_back else EXIT_OK
+        try:
+            result = ex.write(store, plan, out, dry_run=args.dry_run)
+        except ex.ExportError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    if args.dry_run:
+        print(f"Dry run: {result.records} record(s) would be written; nothing was written.")
+    else:
+        print(f"Wrote {result.records} record(s) to {result.path} (batch {result.batch_id}).")
+        print(f"SHA-256 {result.sha256}")
+    return EXIT_ATTENTION if plan.held_back else EXIT_OK
+
+
+def _print_report(plan: Any) -> None:
+    print(
+        f"Export ({plan.scope.describe()}), profile {plan.profile.id}: "
+        f"{len(plan.going)} going, {len(plan.held_back)} held back, "
+        f"{len(plan.warnings)} warning(s), {len(plan.deleted_since_sent)} deleted since sent"
+        + (f", {plan.unchanged} unchanged" if plan.scope.kind == "since-last" else "")
+    )
+    if plan.held_back:
+        print("\nHeld back (fix these, then export again):")
+        for r in plan.held_back:
+            print(
+                f"  record {r.record_id:>6}  NHS {r.nhs_number or '-':<10}  "
+                f"diagnosed {_fmt_date(r.diagnosed)}  {r.reason}"
+            )
+    if plan.warnings:
+        print("\nWarnings (exported all the same):")
+        for r in plan.warnings:
+            print(f"  record {r.record_id:>6}  NHS {r.nhs_number or '-':<10}  {r.reason}")
+    if plan.deleted_since_sent:
+        print("\nDeleted here since they were sent: delete these in the webtool too:")
+        for d in plan.deleted_since_sent:
+            if d.purged:
+                print(f"  record {d.record_id:>6}  (purged here; its NHS number is no longer held)")
+            else:
+                print(
+                    f"  record {d.record_id:>6}  NHS {d.nhs_number or '-':<10}  "
+                    f"diagnosed {_fmt_date(d.diagnosed)}  reason: {d.reason}"
+                )
+    print()
+
+
+def run_upload(args: argparse.Namespace, ctx: Context) -> int:
+    from flsdesk.sync import upload as up
+
+    path = Path(args.file).expanduser()
+    if not path.is_file():
+        raise CliError(f"There is no file {path}.", EXIT_USAGE)
+    with _open_store(ctx) as store:
+        try:
+            result = up.upload_file(
+                store,
+                path,
+                on_attempt=lambda n, total: print(f"Uploading (attempt {n} of {total})…"),
+            )
+        except DataFileError as exc:
+            raise CliError(f"The upload profile cannot be used:\n{exc}", EXIT_USAGE) from None
+        except up.UploadError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    print(result.message)
+    return EXIT_OK if result.sent else EXIT_ATTENTION

@@ -1,0 +1,780 @@
+"""The monthly export for the FLS-DB: the report first, then the CSV exactly as the profile says.
+
+``prepare`` reads the store and builds an ``ExportPlan``: the rows that will go (drafts included —
+the webtool takes drafts), the records held back and why, warnings, and the records deleted here
+since they were sent (to delete in the webtool too). ``write`` writes the plan's file atomically
+and records it as a batch. Nothing in between touches the store, so a dry run is ``prepare``
+plus ``write(dry_run=True)``.
+
+Rows are built from the *effective* answers (hidden answers are absent everywhere): a hidden 6.06
+on a hip record is an empty cell, and editing a hidden answer does not change the row, so it
+does not make the record "changed since the last export". Every format decision (encoding,
+quoting, header, dates, numbers, answers) comes from the profile; every question from the
+definition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from flsdesk import conditions as cond
+from flsdesk.dataset import Definition, Question, parse_iso_date
+from flsdesk.rules import NEEDS_CORRECTION, applicability
+from flsdesk.store.store import Store
+from flsdesk.sync import batches
+from flsdesk.sync.files import WriteError, atomic_write
+from flsdesk.sync.optout import OptoutFields
+from flsdesk.sync.profiles import ExportProfile, load_export_profile
+
+log = logging.getLogger("flsdesk.sync")
+
+HELD_NEEDS_CORRECTION = "Needs correction"
+HELD_OPTED_OUT = "Opted out"
+HELD_OPTOUT_NOT_CHECKED = "Opt-out not checked"
+WARN_OPTOUT_NOT_CHECKED = "Opt-out not checked (exported: the check is not required in Settings)"
+REQUIRE_OPTOUT_SETTING = "require_optout_check"
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+
+
+class ExportError(Exception):
+    """The export cannot go ahead. ``str()`` is a sentence for the user that names records by
+    id and questions by number, never an answer, so it is also safe to log."""
+
+
+class UnencodableCharacter(ExportError):
+    def __init__(self, record_id: int, question: str, short_name: str, char: str, encoding: str):
+        self.record_id = record_id
+        self.question = question
+        super().__init__(
+            f"Record {record_id}, question {question} ({short_name}), holds a character "
+            f"(U+{ord(char):04X}) that the export's encoding {encoding} cannot hold. Correct the "
+            "answer, or choose another encoding in the export profile; nothing was written."
+        )
+
+
+class NothingToExport(ExportError):
+    pass
+
+
+class ExportCancelled(ExportError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Scopes
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # "since-last", "month" or "all"
+    year: int = 0
+    month: int = 0
+
+    @classmethod
+    def since_last(cls) -> Scope:
+        return cls("since-last")
+
+    @classmethod
+    def all(cls) -> Scope:
+        return cls("all")
+
+    @classmethod
+    def of_month(cls, year: int, month: int) -> Scope:
+        if not 1 <= month <= 12 or not 1900 <= year <= 9999:
+            raise ValueError("a month is YYYY-MM")
+        return cls("month", year, month)
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        """ "since-last", "all", "month:YYYY-MM" or "YYYY-MM"."""
+        if text in ("since-last", "all"):
+            return cls(text)
+        m = re.fullmatch(r"(?:month:)?(\d{4})-(\d{2})", text.strip())
+        if not m:
+            raise ValueError(f"{text!r} is not a scope: since-last, all or YYYY-MM")
+        return cls.of_month(int(m.group(1)), int(m.group(2)))
+
+    @property
+    def label(self) -> str:
+        return f"month:{self.year:04d}-{self.month:02d}" if self.kind == "month" else self.kind
+
+    def describe(self) -> str:
+        if self.kind == "since-last":
+            return "new or changed since the last export"
+        if self.kind == "all":
+            return "every record"
+        return f"diagnosed in {date(self.year, self.month, 1):%B %Y}"
+
+    def bounds(self) -> tuple[str, str] | None:
+        """ISO dates [first, next month's first) for a month scope."""
+        if self.kind != "month":
+            return None
+        nxt = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
+        return f"{self.year:04d}-{self.month:02d}-01", f"{nxt[0]:04d}-{nxt[1]:02d}-01"
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    record_id: int
+    nhs_number: str | None
+    diagnosed: date | None
+    name: str | None
+    status: str
+    reason: str = ""  # why held back, or the warning
+
+
+@dataclass(frozen=True)
+class DeletedSinceSent:
+    record_id: int
+    nhs_number: str | None  # None once the record has been purged here
+    diagnosed: date | None
+    deleted_at: datetime | None  # naive UTC; None once purged
+    reason: str | None
+    last_sent: datetime  # naive UTC
+
+    @property
+    def purged(self) -> bool:
+        return self.deleted_at is None
+
+
+@dataclass
+class ExportPlan:
+    scope: Scope
+    profile: ExportProfile
+    header: list[str]
+    going: list[ReportRow] = field(default_factory=list)
+    held_back: list[ReportRow] = field(default_factory=list)
+    warnings: list[ReportRow] = field(default_factory=list)
+    deleted_since_sent: list[DeletedSinceSent] = field(default_factory=list)
+    unchanged: int = 0  # live records in scope whose row is as last sent (since-last only)
+    # Parallel to ``going``: the encoded row (line end included) and its SHA-256.
+    row_bytes: list[bytes] = field(default_factory=list, repr=False)
+    row_hashes: list[str] = field(default_factory=list, repr=False)
+    header_bytes: bytes = b""
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.going
+
+    def file_bytes(self) -> Iterable[bytes]:
+        """The file, chunk by chunk, exactly as the profile says."""
+        end = self.profile.line_end.encode("ascii")
+        if self.profile.final_line_end or not self.row_bytes:
+            yield self.header_bytes
+            yield from self.row_bytes
+            return
+        yield self.header_bytes
+        yield from self.row_bytes[:-1]
+        last = self.row_bytes[-1]
+        yield last[: -len(end)] if last.endswith(end) else last
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    batch_id: str | None  # None for a dry run
+    path: Path | None
+    sha256: str
+    records: int
+    size: int
+    deleted_reported: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+# ---------------------------------------------------------------------------------------------
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class _Applicability:
+    """Effective answers, fast.
+
+    Which questions apply is decided by the atomic tests of the definition's rules ("1.11 is
+    Hip", "4.01 has a drug", "1.12 answered"…). A test on an effective value is the same test on
+    the stored value when its question applies, and a constant when it does not; so which
+    questions apply is a function of the atomic tests' results on the *stored* values. Those are
+    cheap to compute and take few combinations, so the rules run once per combination instead
+    of once per record — with exactly the result ``rules.applicability`` gives.
+    """
+
+    def __init__(self, definition: Definition, today: date) -> None:
+        self.definition = definition
+        self.today = today
+        tests: dict[Any, cond.Condition] = {}
+        conditions = [q.applies_when for q in definition.questions.values()]
+        conditions += [t.applies_when for t in definition.tabs]
+        for c in conditions:
+            for atom in _atoms(c):
+                tests.setdefault(atom, atom)
+        self.tests = tuple(tests.values())
+        self.checks = tuple(self._compile(t) for t in self.tests)
+        self.refs = tuple(sorted({r for t in self.tests for r in cond.referenced_questions(t)}))
+        self.cache: dict[tuple[bool, ...], frozenset[str]] = {}
+
+    def _compile(self, test: cond.Condition) -> Callable[[Mapping[str, Any]], bool]:
+        """The atomic test as a small function of the stored answers (``cond.holds`` is the
+        reference; these are its fast special cases, and anything else goes through it)."""
+        if isinstance(test, cond.QuestionTest):
+            q, op, operand = test.question, test.operator, test.operand
+            if op == "answered":
+                return lambda a: (a.get(q) is not None) == operand
+            if op in ("in", "has_tag"):
+                if op == "has_tag":
+                    question = self.definition.questions[q]
+                    operand = frozenset(a.label for a in question.answers if a.tags & operand)
+
+                def member(a: Mapping[str, Any]) -> bool:
+                    value = a.get(q)
+                    if value is None:
+                        return False
+                    if isinstance(value, list):
+                        return any(isinstance(v, str) and v in operand for v in value)
+                    return isinstance(value, str) and value in operand
+
+                return member
+        definition, today = self.definition, self.today
+        return lambda a: cond.holds(test, a.get, today, definition.tags_of, parse_iso_date)
+
+    def effective(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        key = tuple([check(answers) for check in self.checks])
+        applying = self.cache.get(key)
+        if applying is None:
+            subset = {r: answers[r] for r in self.refs if r in answers}
+            applies, _, _ = applicability(self.definition, subset, self.today)
+            applying = frozenset(k for k, ok in applies.items() if ok)
+            self.cache[key] = applying
+        return {
+            k: v
+            for k, v in answers.items()
+            if k in applying and v is not None and v != "" and v != []
+        }
+
+
+def _atoms(c: cond.Condition | None) -> list[cond.Condition]:
+    match c:
+        case None:
+            return []
+        case cond.QuestionTest() | cond.DaysSince():
+            return [c]
+        case cond.AnyOf(items=items) | cond.AllOf(items=items):
+            return [a for i in items for a in _atoms(i)]
+        case cond.Not(item=item):
+            return _atoms(item)
+    return []
+
+
+def _format_nhs(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
+    special = set(q.special_answers)
+    spaced = profile.nhs_format == "spaced"
+
+    def fmt(value: Any) -> str:
+        text = str(value)
+        if text in special:
+            return text
+        digits = text.replace(" ", "")
+        if spaced and len(digits) == 10:
+            return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+        return digits
+
+    return fmt
+
+
+def _format_date(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
+    special = set(q.special_answers)
+    pattern = profile.date_format
+
+    def fmt(value: Any) -> str:
+        if value in special:
+            return str(value)  # 3.03 "Patient did not attend" goes in the date's column
+        parsed = parse_iso_date(value)
+        return parsed.strftime(pattern) if parsed else str(value)
+
+    return fmt
+
+
+def _format_number(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
+    whole = profile.whole_numbers_without_decimals
+    mark = profile.decimal_mark
+    precision = q.precision
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return str(value)
+        if isinstance(value, int) or (whole and float(value).is_integer()):
+            text = str(int(value))
+        elif precision:
+            text = f"{value:.{precision}f}"
+        else:
+            text = repr(float(value))
+        if text in ("-0",) or re.fullmatch(r"-0\.0*", text):
+            text = text[1:]  # no "-0.0" from rounding a tiny negative
+        return text.replace(".", mark) if mark != "." else text
+
+    return fmt
+
+
+def _format_answers(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
+    use_code = profile.answers == "code"
+    out = {a.label: (a.code if use_code and a.code else a.label) for a in q.answers}
+    order = {a.label: i for i, a in enumerate(q.answers)}
+    joiner = profile.multi_joiner
+
+    if q.type == "single":
+        return lambda value: out.get(value, str(value))
+
+    def fmt(value: Any) -> str:
+        values = value if isinstance(value, list) else [value]
+        labels = sorted((str(v) for v in values), key=lambda v: (order.get(v, len(order)), v))
+        return joiner.join(out.get(v, v) for v in labels)
+
+    return fmt
+
+
+def _formatter(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
+    if q.type == "nhs":
+        return _format_nhs(profile, q)
+    if q.type == "date":
+        return _format_date(profile, q)
+    if q.type == "number":
+        return _format_number(profile, q)
+    if q.type in ("single", "multi"):
+        return _format_answers(profile, q)
+    return str
+
+
+def _columns(definition: Definition, profile: ExportProfile) -> list[Question]:
+    if profile.column_order is None:
+        return list(definition.exported_questions)
+    columns = []
+    for key in profile.column_order:
+        q = definition.questions.get(key)
+        if q is None or q.local:
+            raise ExportError(
+                f"The export profile {profile.path.name} lists column {key}, which is not a "
+                f"question of the dataset {definition.id}: a file must never hold a column the "
+                "dataset lacks."
+            )
+        columns.append(q)
+    return columns
+
+
+def header_cells(columns: Sequence[Question], profile: ExportProfile) -> list[str]:
+    if profile.header_style == "short_name":
+        return [str(q.short_name) for q in columns]
+    return [f"{q.key}{profile.header_separator}{q.short_name}" for q in columns]
+
+
+class _RowWriter:
+    """Formats one record's row in the profile's CSV dialect and encoding.
+
+    Formatting is memoised per question and stored value (dates, answers and numbers repeat
+    across a caseload), and a cell is quoted as ``csv.writer`` would quote it — a test checks
+    the two agree — because the per-row csv.writer round trip dominated the export's time.
+    """
+
+    def __init__(self, profile: ExportProfile, columns: Sequence[Question]) -> None:
+        self.profile = profile
+        self.columns = list(columns)
+        self.position = {q.key: i for i, q in enumerate(self.columns)}
+        self.formatters: dict[str, dict[str, Callable[[Any], str]]] = {}
+        self.memo: dict[str, dict[str, dict[Any, str]]] = {}
+        quote = profile.quote_char
+        self._special = (profile.delimiter, quote, "\r", "\n")
+        self._quote_all = profile.quoting == "all"
+        self._quote = quote
+        self._doubled = quote + quote
+        self._delimiter = profile.delimiter
+        self._end = profile.line_end
+        self._empty_cell = self._quoted(profile.empty)
+
+    def _quoted(self, cell: str) -> str:
+        q = self._quote
+        if self._quote_all or any(ch in cell for ch in self._special):
+            return q + cell.replace(q, self._doubled) + q
+        return cell
+
+    def _formatters_for(self, definition: Definition) -> dict[str, Callable[[Any], str]]:
+        found = self.formatters.get(definition.id)
+        if found is None:
+            found = {
+                q.key: _formatter(self.profile, definition.questions.get(q.key, q))
+                for q in self.columns
+            }
+            self.formatters[definition.id] = found
+            self.memo[definition.id] = {q.key: {} for q in self.columns}
+        return found
+
+    def cells(self, definition: Definition, effective: Mapping[str, Any]) -> list[str]:
+        """The row's cells, already quoted for the file."""
+        fmts = self._formatters_for(definition)
+        memo = self.memo[definition.id]
+        position = self.position
+        out = [self._empty_cell] * len(self.columns)
+        for key, value in effective.items():
+            i = position.get(key)
+            if i is None:  # a local-only field, never a column
+                continue
+            cache = memo[key]
+            hashable = _freeze(value)
+            cell = cache.get(hashable)
+            if cell is None:
+                cell = self._quoted(fmts[key](value))
+                if len(cache) < 20_000:  # free text would otherwise grow it without bound
+                    cache[hashable] = cell
+            out[i] = cell
+        if len(out) == 1 and out[0] == "":
+            out[0] = self._quote * 2  # as csv.writer: a lone empty cell would be a blank line
+        return out
+
+    def line(self, cells: Sequence[str]) -> str:
+        return self._delimiter.join(cells) + self._end
+
+    def header_line(self, header: Sequence[str]) -> str:
+        return self.line([self._quoted(h) for h in header])
+
+    def encode(self, record_id: int, cells: Sequence[str]) -> bytes:
+        text = self.line(cells)
+        encoding = self.profile.encoding
+        try:
+            # A BOM belongs to the file, not to each row.
+            return text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
+        except UnicodeEncodeError:
+            for q, cell in zip(self.columns, cells, strict=True):
+                try:
+                    cell.encode(encoding)
+                except UnicodeEncodeError as exc:
+                    char = cell[exc.start]
+                    raise UnencodableCharacter(
+                        record_id, q.key, str(q.short_name), char, encoding
+                    ) from None
+            raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparing the plan
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    id: int
+    answers: dict[str, Any]
+    status: str
+    has_errors: bool
+    nhs: str | None
+    diagnosed: str | None
+    name: str | None
+    created_at: str
+
+
+def _read_live(store: Store, scope: Scope) -> list[_Live]:
+    sql = (
+        "SELECT id, answers, status, has_errors, nhs_number, diagnosed, name, created_at "
+        "FROM records WHERE deleted_at IS NULL"
+    )
+    params: tuple[Any, ...] = ()
+    bounds = scope.bounds()
+    if bounds:
+        sql += " AND diagnosed >= ? AND diagnosed < ?"
+        params = bounds
+    loads = json.loads
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(sql, params).all()
+    return [
+        _Live(rid, loads(text), status, bool(err), nhs, diag, name, str(created))
+        for rid, text, status, err, nhs, diag, name, created in rows
+    ]
+
+
+def _deleted_since_sent(store: Store) -> list[DeletedSinceSent]:
+    with store.engine.connect() as conn:
+        events = batches.last_events(conn)
+        sent = {rid: at for rid, (kind, at) in events.items() if kind == batches.ROW}
+        if not sent:
+            return []
+        rows = conn.exec_driver_sql(
+            "SELECT id, nhs_number, diagnosed, deleted_at, deleted_reason FROM records"
+        ).all()
+    existing = {r[0]: r for r in rows}
+    out: list[DeletedSinceSent] = []
+    for rid in sorted(sent):
+        row = existing.get(rid)
+        if row is None:  # purged after its 30 days in the deleted view
+            out.append(DeletedSinceSent(rid, None, None, None, None, sent[rid]))
+        elif row[3] is not None:
+            deleted_at = datetime.fromisoformat(str(row[3]))
+            diagnosed = parse_iso_date(row[2])
+            out.append(DeletedSinceSent(rid, row[1], diagnosed, deleted_at, row[4], sent[rid]))
+    return out
+
+
+def _sort_key(
+    profile: ExportProfile, definition_role: Callable[[str], str]
+) -> Callable[[tuple[_Live, dict[str, Any]]], tuple[Any, ...]]:
+    fields = profile.row_order
+
+    def key(item: tuple[_Live, dict[str, Any]]) -> tuple[Any, ...]:
+        live, effective = item
+        parts: list[Any] = []
+        for name in fields:
+            value = (
+                live.created_at if name == "created_at" else effective.get(definition_role(name))
+            )
+            # Missing values sort last; everything compares as text (ISO dates sort as dates).
+            parts.append((1, "") if value is None else (0, str(value)))
+        parts.append((0, f"{live.id:012d}"))
+        return tuple(parts)
+
+    return key
+
+
+def prepare(
+    store: Store,
+    scope: Scope,
+    profile: ExportProfile | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> ExportPlan:
+    """The report and the rows of an export; writes nothing."""
+    profile = profile or load_export_profile(
+        store.get_setting("export_profile") or None, store.paths
+    )
+    today = store.today()
+    latest = store.definitions.latest
+    columns = _columns(latest, profile)
+    header = header_cells(columns, profile)
+    writer = _RowWriter(profile, columns)
+    require_check = bool(store.get_setting(REQUIRE_OPTOUT_SETTING, False))
+
+    live = _read_live(store, scope)
+    with store.engine.connect() as conn:
+        last = batches.last_row_hashes(conn) if scope.kind == "since-last" else {}
+    total = len(live)
+    helpers: dict[str, tuple[_Applicability, OptoutFields]] = {}
+
+    plan = ExportPlan(scope, profile, header)
+    going: list[tuple[_Live, dict[str, Any], bytes, str]] = []
+    for done, rec in enumerate(live, 1):
+        if cancel is not None and done % 500 == 0 and cancel():
+            raise ExportCancelled("The export was cancelled; nothing was written.")
+        if progress is not None and (done % 1000 == 0 or done == total):
+            progress(done, total)
+        definition = store.definitions.for_answers(rec.answers)
+        helper = helpers.get(definition.id)
+        if helper is None:
+            helper = (_Applicability(definition, today), OptoutFields.of(definition))
+            helpers[definition.id] = helper
+        effective = helper[0].effective(rec.answers)
+        held_reason = ""
+        optout_state = helper[1].state(effective)
+        if rec.has_errors or rec.status == NEEDS_CORRECTION:
+            held_reason = HELD_NEEDS_CORRECTION
+        elif optout_state == "opted_out":
+            held_reason = HELD_OPTED_OUT
+        elif optout_state == "unchecked" and require_check:
+            held_reason = HELD_OPTOUT_NOT_CHECKED
+        cells = writer.cells(definition, effective)
+        if scope.kind == "since-last":
+            previous = last.get(rec.id)
+            if previous is not None:
+                try:
+                    unchanged = previous == hashlib.sha256(writer.encode(rec.id, cells)).hexdigest()
+                except UnencodableCharacter:
+                    unchanged = False
+                if unchanged:
+                    plan.unchanged += 1
+                    continue
+        row = ReportRow(
+            rec.id,
+            rec.nhs,
+            parse_iso_date(rec.diagnosed),
+            rec.name,
+            rec.status,
+            held_reason,
+        )
+        if held_reason:
+            plan.held_back.append(row)
+            continue
+        data = writer.encode(rec.id, cells)  # raises UnencodableCharacter, naming the question
+        going.append((rec, effective, data, hashlib.sha256(data).hexdigest()))
+        if optout_state == "unchecked":
+            plan.warnings.append(
+                ReportRow(
+                    rec.id,
+                    rec.nhs,
+                    parse_iso_date(rec.diagnosed),
+                    rec.name,
+                    rec.status,
+                    WARN_OPTOUT_NOT_CHECKED,
+                )
+            )
+    order = _sort_key(profile, latest.role)
+    going.sort(key=lambda item: order((item[0], item[1])))
+    for rec, _eff, data, digest in going:
+        plan.going.append(
+            ReportRow(rec.id, rec.nhs, parse_iso_date(rec.diagnosed), rec.name, rec.status)
+        )
+        plan.row_bytes.append(data)
+        plan.row_hashes.append(digest)
+    plan.held_back.sort(key=lambda r: r.record_id)
+    plan.warnings.sort(key=lambda r: r.record_id)
+    header_line = writer.header_line(header)
+    try:
+        plan.header_bytes = header_line.encode(profile.encoding)  # utf-8-sig adds the BOM here
+    except UnicodeEncodeError:
+        raise ExportError(
+            f"The header cannot be written in {profile.encoding}: check the short names."
+        ) from None
+    plan.deleted_since_sent = _deleted_since_sent(store)
+    log.info(
+        "export prepared (%s): %d going, %d held back, %d warnings, %d deleted since sent",
+        scope.label,
+        len(plan.going),
+        len(plan.held_back),
+        len(plan.warnings),
+        len(plan.deleted_since_sent),
+    )
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def write(
+    store: Store,
+    plan: ExportPlan,
+    path: Path | None,
+    *,
+    dry_run: bool = False,
+    cancel: CancelFn | None = None,
+) -> ExportResult:
+    """Write the plan's file atomically (0600) and record the batch; a dry run does neither."""
+    if plan.is_empty:
+        raise NothingToExport(
+            "Nothing to export: no record in this scope is new or changed, or every one is held "
+            "back."
+        )
+    if dry_run:
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in plan.file_bytes():
+            digest.update(chunk)
+            size += len(chunk)
+        return ExportResult(None, None, digest.hexdigest(), len(plan.going), size, 0)
+    if path is None:
+        raise ExportError("No file was given to write the export to.")
+    path = Path(path).expanduser().absolute()
+    if cancel is not None and cancel():
+        raise ExportCancelled("The export was cancelled; nothing was written.")
+    batch_id = batches.new_batch_id()
+    size = sum(len(c) for c in plan.file_bytes())
+    ids = [r.record_id for r in plan.going]
+    deleted = [d.record_id for d in plan.deleted_since_sent]
+    digest_box: list[str] = []
+
+    def chunks() -> Iterable[bytes]:
+        digest = hashlib.sha256()
+        for chunk in plan.file_bytes():
+            digest.update(chunk)
+            yield chunk
+        digest_box.append(digest.hexdigest())
+
+    def commit(replace: Callable[[], None]) -> None:
+        # The batch and the rename in one step: the transaction commits only once the file is
+        # in place, and a failed rename rolls the batch back.
+        with store._write, store.engine.begin() as conn:  # the store's one-writer lock
+            batches.insert_batch(
+                conn,
+                batch_id=batch_id,
+                at=store.now(),
+                user=store.user,
+                scope=plan.scope.label,
+                profile=plan.profile.id,
+                path=path,
+                sha256=digest_box[0],
+                rows=zip(ids, plan.row_hashes, strict=True),
+                deleted=deleted,
+            )
+            replace()
+
+    try:
+        sha = atomic_write(path, chunks(), commit=commit)
+    except WriteError as exc:
+        raise ExportError(str(exc)) from None
+    except PermissionError:
+        raise ExportError(f"Cannot write {path}: permission denied.") from None
+    log.info(
+        "export batch %s written: %d records, %d deletions reported, %d bytes",
+        batch_id,
+        len(ids),
+        len(deleted),
+        size,
+    )
+    return ExportResult(batch_id, path, sha, len(ids), size, len(deleted))
+
+
+def export(
+    store: Store,
+    scope: Scope,
+    path: Path | None,
+    profile: ExportProfile | None = None,
+    *,
+    dry_run: bool = False,
+) -> tuple[ExportPlan, ExportResult | None]:
+    """Prepare and write in one go (the CLI). No file and no batch when nothing is to go."""
+    plan = prepare(store, scope, profile)
+    if plan.is_empty:
+        return plan, None
+    return plan, write(store, plan, path, dry_run=dry_run)
+
+
+# ---------------------------------------------------------------------------------------------
+# For the form and the status bar
+# ---------------------------------------------------------------------------------------------
+
+
+def was_exported(store: Store, record_id: int) -> bool:
+    """Whether any export has sent this record's row (edits then ask for a reason)."""
+    with store.engine.connect() as conn:
+        return batches.was_sent(conn, record_id)
+
+
+def days_since_last_export(store: Store, today: date) -> int | None:
+    """Whole days since the newest export, or None when there has been none."""
+    day = batches.last_export_day(store)
+    return None if day is None else max(0, (today - day).days)
+
+
+def default_file_name(store: Store, scope: Scope) -> str:
+    """A file name holding no patient data: the date and the scope."""
+    stamp = store.now().replace(tzinfo=UTC).astimezone().strftime("%Y-%m-%d")
+    suffix = {"since-last": "new-or-changed", "all": "all"}.get(
+        scope.kind, f"{scope.year:04d}-{scope.month:02d}"
+    )
+    return f"flsdb-export-{stamp}-{suffix}.csv"

@@ -1,0 +1,255 @@
+"""Uploading an exported file to the HTTPS address the service set — only when the user asks.
+
+Generic and provisional (there is no public FLS-DB upload interface): the upload profile says
+the method, the file field, the auth header and the success codes. Fixed here, whatever the
+profile says: plain http is refused except to this computer; certificates are always checked;
+the token comes only from the encrypted store; the batch id travels as the idempotency key so a
+retried request is not applied twice; retries (with exponential backoff) only after connection
+errors, time-outs, 5xx and 429 (honouring Retry-After, capped), never after another 4xx; and the
+batch is "sent" only on one of the profile's 2xx success codes.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+
+from flsdesk.store.store import Store
+from flsdesk.sync import batches
+from flsdesk.sync.profiles import UploadProfile, load_upload_profile
+
+log = logging.getLogger("flsdesk.sync")
+
+URL_SETTING = "upload_url"
+TOKEN_SETTING = "upload_token"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+HOW_TO_SET_ADDRESS = (
+    "No upload address is set. To upload from flsdesk, put your integration service's HTTPS "
+    "address (and its token) in Settings → Upload address. Without one, open the FLS-DB webtool's "
+    "Import Data page and choose the exported file there."
+)
+
+
+class UploadError(Exception):
+    """The upload cannot start (no address, plain http, no file). A sentence for the user."""
+
+
+class UploadCancelled(UploadError):
+    pass
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    batch_id: str
+    sent: bool
+    status_code: int | None  # the last response's code, None when no response came
+    receipt: str | None  # the server's receipt, when sent
+    reason: str | None  # why it failed, when not sent
+    attempts: int
+
+    @property
+    def message(self) -> str:
+        if self.sent:
+            return f"Sent (batch {self.batch_id}). The server's receipt: {self.receipt or '-'}"
+        return f"Not sent (batch {self.batch_id}): {self.reason}"
+
+
+def check_url(url: str) -> str:
+    """The address to use, or UploadError: https only, plain http only to this computer."""
+    text = (url or "").strip()
+    if not text:
+        raise UploadError(HOW_TO_SET_ADDRESS)
+    parsed = urlparse(text)
+    if parsed.scheme == "https" and parsed.hostname:
+        return text
+    if parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS:
+        return text
+    if parsed.scheme == "http":
+        raise UploadError(
+            "The upload address uses plain http, which would send patient data unencrypted. "
+            "Use an https:// address (plain http is allowed only to this computer)."
+        )
+    raise UploadError("The upload address must be a web address starting with https://.")
+
+
+def _text_of(response: requests.Response, keys: tuple[str, ...], limit: int) -> str:
+    """A JSON reply's first matching key, else the start of the reply's text."""
+    try:
+        data: Any = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in keys:
+            if data.get(key) not in (None, ""):
+                value = data[key]
+                text = value if isinstance(value, str) else json.dumps(value)
+                return text[:limit]
+    text = (response.text or "").strip()
+    return text[:limit] if text else f"HTTP {response.status_code}"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date (RFC 9110). None when absent or odd."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _describe_status(code: int, reason: str) -> str:
+    if code in (401, 403):
+        return (
+            f"The server refused the upload (HTTP {code}: {reason}). Check the upload token in "
+            "Settings; the file was not retried."
+        )
+    if code == 429:
+        return f"The server is busy (HTTP 429: {reason}); tried again until out of attempts."
+    if code >= 500:
+        return (
+            f"The server had an error (HTTP {code}: {reason}); tried again until out of attempts."
+        )
+    return f"The server did not accept the file (HTTP {code}: {reason}); it was not retried."
+
+
+def upload_file(
+    store: Store,
+    path: Path,
+    profile: UploadProfile | None = None,
+    *,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    cancel: Callable[[], bool] | None = None,
+    on_attempt: Callable[[int, int], None] | None = None,
+) -> UploadResult:
+    """Upload one exported file; its batch's outbox state follows (uploading, sent, failed).
+
+    A file that no export recorded gets a batch of its own (a fresh id, recorded). Raises
+    UploadError before anything is sent when the address, the file or the profile is not usable.
+    """
+    path = Path(path).expanduser().absolute()
+    url = check_url(str(store.get_setting(URL_SETTING) or ""))
+    profile = profile or load_upload_profile(None, store.paths)
+    if not path.is_file():
+        raise UploadError(f"There is no file {path} to upload.")
+    sha = batches.file_sha256(path)
+    batch = batches.find_by_sha256(store, sha) or batches.record_external(store, path, sha)
+    if batch.state == batches.SENT:
+        raise UploadError(
+            f"This file was already sent (batch {batch.batch_id}, receipt: {batch.receipt or '-'})."
+            " Nothing was sent again."
+        )
+    token = str(store.get_setting(TOKEN_SETTING) or "")
+    headers = {profile.idempotency_header: batch.batch_id}
+    if token:
+        headers[profile.auth_header] = (
+            f"{profile.auth_scheme} {token}" if profile.auth_scheme else token
+        )
+    placeholders = {
+        "batch_id": batch.batch_id,
+        "sha256": sha,
+        "records": str(batch.record_count),
+        "file_name": path.name,
+    }
+    form = {name: template.format(**placeholders) for name, template in profile.fields.items()}
+    content = path.read_bytes()
+    http = session or requests.Session()
+    attempts = batch.attempts
+    batches.set_state(store, batch.batch_id, batches.UPLOADING)
+    log.info("upload of batch %s started", batch.batch_id)
+    delay = profile.backoff_initial
+    reason = "not attempted"
+    code: int | None = None
+    try:
+        for attempt in range(1, profile.max_attempts + 1):
+            if cancel is not None and cancel():
+                raise UploadCancelled("The upload was cancelled.")
+            if on_attempt is not None:
+                on_attempt(attempt, profile.max_attempts)
+            attempts += 1
+            wait: float | None = delay
+            try:
+                response = http.request(
+                    profile.method,
+                    url,
+                    headers=headers,
+                    data=form,
+                    files={profile.file_field: (path.name, content, profile.content_type)},
+                    timeout=(profile.connect_timeout, profile.read_timeout),
+                    verify=True,  # never switched off: a bad certificate is an attack or a fault
+                    allow_redirects=False,  # a redirect could lead the file to plain http
+                )
+            except requests.exceptions.SSLError:
+                reason = (
+                    "The server's certificate could not be verified, so nothing was sent. Ask "
+                    "your IT team to check the upload address and its certificate."
+                )
+                code = None
+                break
+            except requests.exceptions.Timeout:
+                reason = "The server did not answer in time."
+                code = None
+            except requests.exceptions.ConnectionError:
+                reason = "The server could not be reached (connection failed)."
+                code = None
+            else:
+                code = response.status_code
+                if code in profile.success_codes:
+                    receipt = _text_of(response, profile.receipt_json_keys, profile.max_text)
+                    batches.set_state(
+                        store, batch.batch_id, batches.SENT, receipt=receipt, attempts=attempts
+                    )
+                    log.info("batch %s sent (HTTP %d, attempt %d)", batch.batch_id, code, attempt)
+                    return UploadResult(batch.batch_id, True, code, receipt, None, attempts)
+                server_reason = _text_of(response, profile.reason_json_keys, profile.max_text)
+                reason = _describe_status(code, server_reason)
+                if code != 429 and code < 500:
+                    log.info("batch %s refused (HTTP %d); not retried", batch.batch_id, code)
+                    break
+                if code == 429:
+                    asked = retry_after_seconds(response.headers.get("Retry-After"))
+                    if asked is not None:
+                        wait = asked
+            log.info(
+                "batch %s: attempt %d failed (%s)",
+                batch.batch_id,
+                attempt,
+                f"HTTP {code}" if code else "no response",
+            )
+            if attempt < profile.max_attempts:
+                sleep(min(wait if wait is not None else delay, profile.retry_after_max))
+                delay = min(delay * profile.backoff_factor, profile.backoff_max)
+    except UploadCancelled:
+        batches.set_state(
+            store, batch.batch_id, batches.FAILED, failure="Cancelled.", attempts=attempts
+        )
+        raise
+    except BaseException:
+        batches.set_state(
+            store,
+            batch.batch_id,
+            batches.FAILED,
+            failure="The upload stopped unexpectedly.",
+            attempts=attempts,
+        )
+        raise
+    batches.set_state(store, batch.batch_id, batches.FAILED, failure=reason, attempts=attempts)
+    log.info("batch %s failed after %d attempt(s)", batch.batch_id, attempts)
+    return UploadResult(batch.batch_id, False, code, None, reason, attempts)
