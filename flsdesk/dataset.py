@@ -7,10 +7,11 @@ problem, so a service editing its own copy finds its mistake at once.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ _CHECK_KINDS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "answer_offered": (set(), set(), {"label", "value"}),
     "exclusive_answers": (set(), set(), {"label", "value"}),
     "max_length": (set(), set(), {"label", "max_length"}),
+    "text": (set(), set(), {"label", "value"}),
     "answer_in": ({"questions", "in"}, set(), {"label", "value"}),
     "duplicate_key": (set(), {"at"}, {"label", "other"}),
     "refracture": ({"within_days"}, {"at"}, {"label", "other"}),
@@ -256,15 +258,22 @@ class Definition:
         values = []
         for key in parts:
             value = effective.get(key)
-            if value is None or value == "" or value == []:
+            # Key parts are texts (NHS number, dates, answer labels); anything else cannot match.
+            if not isinstance(value, str) or not value:
                 return None
             values.append(f"{key}={value}")
         return "|".join(values)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_iso_date(value: Any) -> date | None:
-    """A stored date answer as a date, or None for anything else (never raises)."""
-    if not isinstance(value, str) or len(value) != 10:
+    """A stored date answer as a date, or None for anything else (never raises).
+
+    Only YYYY-MM-DD: ``date.fromisoformat`` also takes week dates such as 2025-W02-1.
+    """
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         return None
     try:
         return date.fromisoformat(value)
@@ -357,15 +366,22 @@ def _parse_question(
     key = raw.get("name" if local else "number")
     where = f"{'local field' if local else 'question'} {key or f'#{index}'}"
     problems.unknown_keys(where, raw, _LOCAL_KEYS if local else _QUESTION_KEYS)
+    id_key = "name" if local else "number"
+    if key is not None and not isinstance(key, str):
+        problems.add(where, f"'{id_key}' must be text in quotes, e.g. {id_key} = \"{key}\"")
+        return None
     if not isinstance(key, str) or not key.strip():
-        problems.add(where, f"'{'name' if local else 'number'}' is missing")
+        problems.add(where, f"'{id_key}' is missing")
         return None
     if not local and not all(part.isdigit() for part in key.split(".")):
         problems.add(where, "a question number looks like 1.11")
     if local and not key.replace("_", "").isalnum():
         problems.add(where, "a local field name uses letters, digits and _ only")
     for required in ("label", "tab", "type") + (() if local else ("short_name",)):
-        if not isinstance(raw.get(required), str) or not raw[required].strip():
+        value = raw.get(required)
+        if value is not None and not isinstance(value, str):
+            problems.add(where, f"'{required}' must be text in quotes")
+        elif not isinstance(value, str) or not value.strip():
             problems.add(where, f"'{required}' is missing")
     qtype = raw.get("type")
     if qtype not in QUESTION_TYPES:
@@ -569,6 +585,15 @@ def _parse_checks(
         for ref in refs:
             if ref not in questions:
                 problems.add(where, f"names question {ref}, which does not exist")
+        if kind == "answer_in" and isinstance(params.get("in"), list):
+            for ref in params.get("questions") or []:
+                q = questions.get(str(ref))
+                if q is None:
+                    continue
+                offered = {a.label for a in q.answers} | set(q.special_answers)
+                for label in params["in"]:
+                    if label not in offered:
+                        problems.add(where, f"'{label}' is not an answer of question {q.key}")
         if kind == "date_not_before" and not isinstance(params.get("date"), date):
             problems.add(where, "'date' must be a TOML date such as 2016-01-01")
         for name in ("years", "within_days"):
@@ -580,6 +605,23 @@ def _parse_checks(
 
 def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled") -> Definition:
     """Build a Definition from parsed TOML, or raise DataFileError listing every problem."""
+    try:
+        return _parse_definition(data, path, source)
+    except DataFileError:
+        raise
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        # A value of an unexpected type somewhere the specific checks do not look: still a
+        # clear refusal naming the file, never a crash of the program reading it.
+        raise DataFileError(
+            path,
+            [
+                f"a value has the wrong type ({type(exc).__name__}: {exc}); compare with "
+                "the bundled file"
+            ],
+        ) from None
+
+
+def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Definition:
     p = _Problems()
     p.unknown_keys("", data, _TOP_KEYS)
     if data.get("kind") != "dataset":
@@ -588,7 +630,8 @@ def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled
         if not isinstance(data.get(key), str | int) or not str(data.get(key)).strip():
             p.add("", f"'{key}' is missing")
     applies_from = data.get("applies_from")
-    if not isinstance(applies_from, date):
+    # A TOML date-time is a datetime, which is also a date: refuse it, it would not compare.
+    if not isinstance(applies_from, date) or isinstance(applies_from, datetime):
         p.add("", "'applies_from' must be a TOML date such as 2020-01-01")
         applies_from = date.min
     lists = data.get("answer_lists", {})
@@ -685,7 +728,15 @@ def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled
 
     windows: list[FollowupWindow] = []
     followup = data.get("followup", {}) or {}
-    for wid, raw in (followup.get("windows", {}) or {}).items():
+    if not isinstance(followup, Mapping):
+        p.add("followup", "must be a table")
+        followup = {}
+    p.unknown_keys("followup", followup, {"provisional", "windows"})
+    raw_windows = followup.get("windows", {}) or {}
+    if not isinstance(raw_windows, Mapping):
+        p.add("followup", "'windows' must be a table of windows")
+        raw_windows = {}
+    for wid, raw in raw_windows.items():
         where = f"followup window {wid}"
         if not isinstance(raw, Mapping):
             p.add(where, "must be a table")

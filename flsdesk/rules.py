@@ -114,8 +114,16 @@ def age_on(born: date, on: date) -> int:
     return on.year - born.year - (1 if on < birthday_in(on.year, born) else 0)
 
 
+# Beyond this an int is no answer a person typed, and turning it into a float or text can fail.
+_LARGEST_NUMBER = 10**15
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) < _LARGEST_NUMBER
+    return math.isfinite(value)
 
 
 def format_number(value: float | None, precision: int | None = None) -> str:
@@ -128,9 +136,17 @@ def format_number(value: float | None, precision: int | None = None) -> str:
     return repr(float(value))
 
 
+def _safe_str(value: Any) -> str:
+    """str() that never raises (an int of thousands of digits cannot be turned into text)."""
+    try:
+        return value if isinstance(value, str) else repr(value)
+    except ValueError:
+        return "(a value too long to show)"
+
+
 def _text(value: Any, limit: int = 60) -> str:
     """An odd value quoted in a message shown on screen (never logged), kept short."""
-    text = value if isinstance(value, str) else repr(value)
+    text = _safe_str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -165,7 +181,7 @@ def _nhs_number(c: Check, ctx: _Ctx) -> Iterator[Finding]:
     allow = set(c.params.get("allow", []))
     for key in c.params["questions"]:
         value = ctx.effective.get(key)
-        if value is None or value in allow:
+        if value is None or (isinstance(value, str) and value in allow):
             continue
         if not isinstance(value, str) or not nhs_number_valid(value):
             yield key, {"value": _text(value)}, None
@@ -267,8 +283,14 @@ def _exclusive(c: Check, ctx: _Ctx) -> Iterator[Finding]:
 
 def _max_length(c: Check, ctx: _Ctx) -> Iterator[Finding]:
     for q, value in ctx.of_type("text", "nhs"):
-        if q.max_length is not None and len(str(value)) > q.max_length:
+        if q.max_length is not None and len(_safe_str(value)) > q.max_length:
             yield q.key, {"max_length": q.max_length}, None
+
+
+def _text_kind(c: Check, ctx: _Ctx) -> Iterator[Finding]:
+    for q, value in ctx.of_type("text"):
+        if not isinstance(value, str):
+            yield q.key, {"value": _text(value)}, None
 
 
 def _answer_in(c: Check, ctx: _Ctx) -> Iterator[Finding]:
@@ -317,6 +339,7 @@ _KINDS: dict[str, Callable[[Check, _Ctx], Iterator[Finding]]] = {
     "answer_offered": _answer_offered,
     "exclusive_answers": _exclusive,
     "max_length": _max_length,
+    "text": _text_kind,
     "answer_in": _answer_in,
     "duplicate_key": _duplicate_key,
     "refracture": _refracture,
