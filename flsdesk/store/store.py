@@ -31,7 +31,7 @@ from flsdesk.rules import Evaluation
 from flsdesk.store import audit
 from flsdesk.store import settings as settings_mod
 from flsdesk.store.backup import SUFFIX as BACKUP_SUFFIX
-from flsdesk.store.backup import snapshot
+from flsdesk.store.backup import recover_interrupted_restore, snapshot
 from flsdesk.store.engine import connect, create_engine
 from flsdesk.store.errors import NoStore, StoreError
 from flsdesk.store.lock import StoreLock
@@ -200,6 +200,11 @@ class Store:
         definitions: DefinitionSet | None = None,
     ) -> Store:
         """Open an existing store: lock, unlock, migrate, then the start-up purge and refresh."""
+        if paths.data_dir.is_dir():
+            # A restore cut short by a power failure leaves the old store aside: put it back (or
+            # finish the clean-up) before looking for the database, under the store's lock.
+            with StoreLock(paths.data_dir):
+                recover_interrupted_restore(paths)
         if not paths.database.exists():
             raise NoStore(
                 f"There is no store in {paths.data_dir} yet; create one with 'flsdesk init'."
