@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "flsdesk.store.commands",
     "flsdesk.followups_cli",
     "flsdesk.sync.cli",
+    "flsdesk.sync.import_cli",
 ]
 
 

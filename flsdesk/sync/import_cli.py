@@ -1,0 +1,97 @@
+"""``flsdesk import FILE [--dry-run] [--skip-invalid]`` (see shared/spec/cli.md).
+
+The report goes to stdout and may quote bad values and NHS numbers (the user asked to see them);
+messages go to stderr; the log gets counts only (``flsdesk.sync.importer`` logs them).
+
+Exit codes: 0 every row applied (or would be, with ``--dry-run``); 1 rows rejected (nothing
+applied, unless ``--skip-invalid``, which applies the valid rows and still exits 1); 2 the file
+cannot be read; 3 the store cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
+
+INITIALS_ENV = "FLSDESK_INITIALS"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "import",
+        help="bring records in from an FLS-DB import CSV or webtool export (report first)",
+        description="Import records from a CSV in the export profile's format (either header "
+        "style, UTF-8 or Windows-1252). Each row updates the record with the same NHS number "
+        "and date of diagnosis, or creates one. By default the file is applied all or nothing.",
+    )
+    p.add_argument("file", metavar="FILE", help="the CSV file to read")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show the report only: change nothing in the store"
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="apply the valid rows even when some are rejected (the exit code is still 1)",
+    )
+    p.set_defaults(handler=run)
+
+
+def _open_store(ctx: Context):  # type: ignore[no-untyped-def]
+    # Imported here: the store and the dataset are heavy, and --help must stay quick.
+    from flsdesk.session import audit_user
+    from flsdesk.store import unlock
+    from flsdesk.store.store import Store
+
+    key = unlock.unlock(ctx.paths)
+    return Store.open(ctx.paths, key, audit_user(os.environ.get(INITIALS_ENV, "CLI")))
+
+
+def _print(ctx: Context, text: str) -> None:
+    out = ctx.out if hasattr(ctx.out, "write") else sys.stdout
+    print(text, file=out)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from flsdesk.datafiles import DataFileError
+    from flsdesk.sync import importer
+
+    path = Path(args.file).expanduser()
+    # Before unlocking: a mistyped file name should not cost a passphrase prompt.
+    if not path.is_file():
+        raise CliError(f"Cannot read {path}: there is no such file.", EXIT_USAGE)
+    with _open_store(ctx) as store:
+        try:
+            plan = importer.read_plan(store, path)
+        except DataFileError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        if plan.unreadable:
+            raise CliError(f"Cannot import {path.name}: {plan.unreadable}", EXIT_USAGE)
+        for line in importer.report_lines(plan):
+            _print(ctx, line)
+        rejected = plan.rejected
+        if args.dry_run:
+            _print(ctx, "Dry run: nothing was changed.")
+            return EXIT_ATTENTION if rejected else EXIT_OK
+        if rejected and not args.skip_invalid:
+            print(
+                f"flsdesk import: {rejected} row(s) rejected, so nothing was imported. Correct "
+                "them, or run again with --skip-invalid to apply the valid rows.",
+                file=sys.stderr,
+            )
+            return EXIT_ATTENTION
+        try:
+            result = importer.apply(store, plan, skip_invalid=args.skip_invalid)
+        except importer.ImportFailed as exc:
+            raise CliError(str(exc), EXIT_ATTENTION) from None
+        _print(
+            ctx,
+            f"Imported: {result.created} created, {result.updated} updated, "
+            f"{result.unchanged} unchanged"
+            + (f"; {result.skipped} rejected row(s) left out." if result.skipped else "."),
+        )
+        return EXIT_ATTENTION if rejected else EXIT_OK
