@@ -1,0 +1,621 @@
+"""Export for the FLS-DB: the report, then Save…, then Upload or the webtool's import page.
+
+One click opens this dialog and starts the report for "since the last export"; one more (Save…)
+writes the file. Everything slow (the report, writing, uploading) runs in a worker thread with a
+progress bar and Cancel; results come back by signal, so the window never freezes. The dialog
+holds no rules and no SQL: it asks ``flsdesk.sync``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flsdesk import settings as settings_schema
+from flsdesk.patient_list import format_nhs
+from flsdesk.store.store import Store
+from flsdesk.sync import export as ex
+from flsdesk.sync import upload as up
+from ui.rows_model import RowsModel
+
+log = logging.getLogger("ui.export")
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+
+
+# ---------------------------------------------------------------------------------------------
+# A worker thread for slow sync work (shared by the outbox and the opt-out dialog)
+# ---------------------------------------------------------------------------------------------
+
+
+_RUNNING: set[Worker] = set()
+
+
+class Worker(QObject):
+    """Runs ``job(progress, cancelled)`` in its own QThread; reports back by signal.
+
+    ``finished`` carries the job's result, ``failed`` a sentence for the user (an expected
+    error's message; anything unexpected is logged by type only and shown plainly).
+    """
+
+    progress = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, job: Callable[[ProgressFn, CancelFn], Any]) -> None:
+        super().__init__()
+        self._job = job
+        self._cancel = threading.Event()
+        self.thread = QThread()
+        self.thread.setObjectName("sync_worker")
+        self.moveToThread(self.thread)
+        self.thread.started.connect(self._run)
+        for signal in (self.finished, self.failed, self.cancelled):
+            signal.connect(self.thread.quit)
+        self.thread.finished.connect(self._release)
+
+    def start(self) -> None:
+        # Held here until the thread has ended: a QThread destroyed while running aborts Qt.
+        _RUNNING.add(self)
+        self.thread.start()
+
+    @Slot()
+    def _release(self) -> None:
+        _RUNNING.discard(self)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @Slot()
+    def _run(self) -> None:
+        try:
+            result = self._job(self.progress.emit, self.is_cancelled)
+        except (ex.ExportCancelled, up.UploadCancelled):
+            self.cancelled.emit()
+        except (ex.ExportError, up.UploadError, ValueError, OSError) as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # the window must survive; the log gets the type, no data
+            log.exception("sync work failed: %s", type(exc).__name__)
+            self.failed.emit(f"Something went wrong ({type(exc).__name__}); see the log.")
+        else:
+            self.finished.emit(result)
+
+
+class WorkPanel(QWidget):
+    """A progress bar, a line of text and Cancel, shown while a worker runs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel(objectName="work_label")
+        self.bar = QProgressBar(objectName="work_progress")
+        self.bar.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel", objectName="work_cancel")
+        row.addWidget(self.label, 1)
+        row.addWidget(self.bar, 2)
+        row.addWidget(self.cancel_button)
+        self.worker: Worker | None = None
+        self._callbacks: tuple[Any, Any, Any] = (None, None, None)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.hide()
+
+    def run(
+        self,
+        text: str,
+        job: Callable[[ProgressFn, CancelFn], Any],
+        on_done: Callable[[Any], None],
+        on_failed: Callable[[str], None],
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Worker:
+        worker = Worker(job)
+        self.worker = worker
+        self._callbacks = (on_done, on_failed, on_cancelled)
+        self.label.setText(text)
+        self.bar.setRange(0, 0)  # busy until the first progress report
+        self.cancel_button.setEnabled(True)
+        self.show()
+        # Bound methods of this widget (it lives in the GUI thread), so Qt queues the calls to
+        # the GUI thread; a plain lambda would run in the worker's thread and touch widgets.
+        worker.progress.connect(self._progress)
+        worker.finished.connect(self._finished)
+        worker.failed.connect(self._failed)
+        worker.cancelled.connect(self._cancelled)
+        worker.start()
+        return worker
+
+    @Slot(object)
+    def _finished(self, result: Any) -> None:
+        on_done = self._callbacks[0]
+        self._done()
+        on_done(result)
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        on_failed = self._callbacks[1]
+        self._done()
+        on_failed(message)
+
+    @Slot()
+    def _cancelled(self) -> None:
+        on_cancelled = self._callbacks[2]
+        self._done()
+        if on_cancelled is not None:
+            on_cancelled()
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.label.setText("Cancelling…")
+
+    @Slot(int, int)
+    def _progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+
+    def _done(self) -> None:
+        self.worker = None
+        self.hide()
+
+    def wait(self, ms: int = 30_000) -> None:
+        """Block until the worker's thread ends (closing a window mid-work)."""
+        worker = self.worker
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(RuntimeError):  # already deleted
+                worker.thread.quit()
+                worker.thread.wait(ms)
+
+
+def upload_job(store: Store, path: Path) -> Callable[[ProgressFn, CancelFn], up.UploadResult]:
+    """The upload as a worker job: Cancel also cuts the back-off waits short."""
+
+    def job(progress: ProgressFn, cancel: CancelFn) -> up.UploadResult:
+        def sleep(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while not cancel() and time.monotonic() < end:
+                time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+
+        return up.upload_file(
+            store,
+            path,
+            cancel=cancel,
+            sleep=sleep,
+            on_attempt=lambda n, total: progress(n - 1, total),
+        )
+
+    return job
+
+
+def make_table(name: str, model: RowsModel) -> QTableView:
+    view = QTableView(objectName=name)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().hide()
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.setTabKeyNavigation(False)
+    return view
+
+
+def _day(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def local_time(value: datetime | None) -> str:
+    """A stored naive-UTC moment as local time for display."""
+    if value is None:
+        return ""
+    return value.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y %H:%M")
+
+
+# ---------------------------------------------------------------------------------------------
+# The dialog
+# ---------------------------------------------------------------------------------------------
+
+SCOPES = (
+    ("since-last", "New or changed since the last export"),
+    ("month", "Diagnosed in a month"),
+    ("all", "Every record"),
+)
+
+
+class ExportDialog(QDialog):
+    """``ExportDialog(store, parent)``; ``open_record_requested(record_id)`` asks the window to
+    open a held-back record; ``exported(batch_id)`` and ``uploaded(batch_id)`` tell it to
+    refresh the outbox and the status bar."""
+
+    open_record_requested = Signal(int)
+    exported = Signal(str)
+    uploaded = Signal(str)
+    report_ready = Signal()  # for tests and the window: the report is on screen
+    finished_work = Signal(str)  # "report", "saved", "uploaded", "failed", "cancelled"
+
+    def __init__(self, store: Store, parent: QWidget | None = None, *, start: bool = True) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.plan: ex.ExportPlan | None = None
+        self.saved: ex.ExportResult | None = None
+        self.setObjectName("export_dialog")
+        self.setWindowTitle("Export for FLS-DB")
+        self.resize(900, 560)
+        # Hooks a test replaces; by default they ask the user.
+        self.ask_save_path: Callable[[str], str | None] = self._ask_save_path
+        self.confirm: Callable[[str, str], bool] = self._confirm
+        self.inform: Callable[[str, str], None] = self._inform
+        self.open_url: Callable[[QUrl], Any] = QDesktopServices.openUrl
+
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.scope_box = QComboBox(objectName="export_scope")
+        self.scope_box.setAccessibleName("Which records")
+        for key, label in SCOPES:
+            self.scope_box.addItem(label, key)
+        self.month_edit = QDateEdit(objectName="export_month")
+        self.month_edit.setAccessibleName("Month of diagnosis")
+        self.month_edit.setDisplayFormat("MM/yyyy")
+        today = store.today()
+        self.month_edit.setDate(QDate(today.year, today.month, 1).addMonths(-1))
+        self.month_edit.setEnabled(False)
+        self.refresh_button = QPushButton("Refresh report", objectName="export_refresh")
+        top.addWidget(QLabel("Records:"))
+        top.addWidget(self.scope_box, 1)
+        top.addWidget(self.month_edit)
+        top.addWidget(self.refresh_button)
+        layout.addLayout(top)
+
+        self.summary = QLabel(objectName="export_summary")
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+
+        self.going_model = RowsModel(
+            [
+                ("Record", lambda r: r.record_id),
+                ("NHS number", lambda r: format_nhs(r.nhs_number)),
+                ("Name", lambda r: r.name),
+                ("Diagnosed", lambda r: _day(r.diagnosed)),
+                ("Status", lambda r: r.status),
+            ]
+        )
+        self.held_model = RowsModel(
+            [
+                ("Record", lambda r: r.record_id),
+                ("NHS number", lambda r: format_nhs(r.nhs_number)),
+                ("Name", lambda r: r.name),
+                ("Diagnosed", lambda r: _day(r.diagnosed)),
+                ("Why held back", lambda r: r.reason),
+            ]
+        )
+        self.warnings_model = RowsModel(
+            [
+                ("Record", lambda r: r.record_id),
+                ("NHS number", lambda r: format_nhs(r.nhs_number)),
+                ("Name", lambda r: r.name),
+                ("Warning", lambda r: r.reason),
+            ]
+        )
+        self.deleted_model = RowsModel(
+            [
+                ("Record", lambda d: d.record_id),
+                ("NHS number", lambda d: format_nhs(d.nhs_number) if d.nhs_number else "(purged)"),
+                ("Diagnosed", lambda d: _day(d.diagnosed)),
+                ("Deleted here", lambda d: local_time(d.deleted_at)),
+                ("Reason", lambda d: d.reason),
+                ("Last sent", lambda d: local_time(d.last_sent)),
+            ]
+        )
+        self.tabs = QTabWidget(objectName="export_tabs")
+        self.going_view = make_table("export_going", self.going_model)
+        self.held_view = make_table("export_held", self.held_model)
+        self.warnings_view = make_table("export_warnings", self.warnings_model)
+        self.deleted_view = make_table("export_deleted", self.deleted_model)
+        held_page = QWidget()
+        held_layout = QVBoxLayout(held_page)
+        held_layout.addWidget(
+            QLabel("These records are not in the file. Double-click one (or Open) to fix it.")
+        )
+        held_layout.addWidget(self.held_view)
+        self.open_button = QPushButton("Open record", objectName="export_open_record")
+        held_layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
+        deleted_page = QWidget()
+        deleted_layout = QVBoxLayout(deleted_page)
+        deleted_layout.addWidget(
+            QLabel(
+                "Deleted here after they were sent: delete these in the FLS-DB webtool too "
+                "(they will not be listed again after this export is saved)."
+            )
+        )
+        deleted_layout.addWidget(self.deleted_view)
+        self.tabs.addTab(self.going_view, "Going")
+        self.tabs.addTab(held_page, "Held back")
+        self.tabs.addTab(self.warnings_view, "Warnings")
+        self.tabs.addTab(deleted_page, "Deleted since sent")
+        layout.addWidget(self.tabs, 1)
+
+        self.work = WorkPanel(self)
+        layout.addWidget(self.work)
+
+        self.after = QLabel(objectName="export_after")
+        self.after.setWordWrap(True)
+        layout.addWidget(self.after)
+        buttons = QHBoxLayout()
+        self.save_button = QPushButton("Save…", objectName="export_save")
+        self.save_button.setDefault(True)
+        self.upload_button = QPushButton("Upload", objectName="export_upload")
+        self.webtool_button = QPushButton(
+            "Open the FLS-DB import page", objectName="export_open_webtool"
+        )
+        self.folder_button = QPushButton("Show the file in its folder", objectName="export_folder")
+        self.close_button = QPushButton("Close", objectName="export_close")
+        for b in (self.save_button, self.upload_button, self.webtool_button, self.folder_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        layout.addLayout(buttons)
+        for b in (self.save_button, self.upload_button, self.webtool_button, self.folder_button):
+            b.setEnabled(False)
+
+        self.scope_box.currentIndexChanged.connect(self._scope_changed)
+        self.month_edit.dateChanged.connect(lambda _d: self.prepare())
+        self.refresh_button.clicked.connect(self.prepare)
+        self.held_view.doubleClicked.connect(lambda index: self._open_held(index.row()))
+        self.open_button.clicked.connect(self._open_selected_held)
+        self.save_button.clicked.connect(self.save)
+        self.upload_button.clicked.connect(self.upload)
+        self.webtool_button.clicked.connect(self.open_webtool)
+        self.folder_button.clicked.connect(self.show_folder)
+        self.close_button.clicked.connect(self.reject)
+        if start:
+            self.prepare()
+
+    # -- the report ---------------------------------------------------------------------------
+
+    def scope(self) -> ex.Scope:
+        key = self.scope_box.currentData()
+        if key == "month":
+            d = self.month_edit.date()
+            return ex.Scope.of_month(d.year(), d.month())
+        return ex.Scope.all() if key == "all" else ex.Scope.since_last()
+
+    def set_scope(self, key: str) -> None:
+        self.scope_box.setCurrentIndex(self.scope_box.findData(key))
+
+    def _scope_changed(self, _index: int) -> None:
+        self.month_edit.setEnabled(self.scope_box.currentData() == "month")
+        self.prepare()
+
+    def prepare(self) -> None:
+        if self.work.busy:
+            return
+        scope = self.scope()
+        self.plan = None
+        self.saved = None
+        self._set_busy(True)
+        self.summary.setText(f"Preparing the report ({scope.describe()})…")
+        store = self.store
+        self.work.run(
+            "Reading the records…",
+            lambda progress, cancel: ex.prepare(store, scope, progress=progress, cancel=cancel),
+            self._report_ready,
+            self._failed,
+            self._cancelled,
+        )
+
+    def _report_ready(self, plan: ex.ExportPlan) -> None:
+        self.plan = plan
+        self.going_model.set_items(plan.going)
+        self.held_model.set_items(plan.held_back)
+        self.warnings_model.set_items(plan.warnings)
+        self.deleted_model.set_items(plan.deleted_since_sent)
+        self.tabs.setTabText(0, f"Going ({len(plan.going)})")
+        self.tabs.setTabText(1, f"Held back ({len(plan.held_back)})")
+        self.tabs.setTabText(2, f"Warnings ({len(plan.warnings)})")
+        self.tabs.setTabText(3, f"Deleted since sent ({len(plan.deleted_since_sent)})")
+        drafts = sum(1 for r in plan.going if r.status == "Draft")
+        text = (
+            f"{len(plan.going)} record(s) will go ({plan.scope.describe()}; {drafts} draft(s) — "
+            f"the webtool takes drafts). {len(plan.held_back)} held back."
+        )
+        if plan.scope.kind == "since-last":
+            text += f" {plan.unchanged} unchanged since they were last sent."
+        if plan.profile.provisional:
+            text += (
+                f" Format: profile '{plan.profile.id}' (provisional: the official import "
+                "specification is not public)."
+            )
+        if plan.is_empty:
+            text += " Nothing to save."
+        self.summary.setText(text)
+        self.after.setText("")
+        self._set_busy(False)
+        self.report_ready.emit()
+        self.finished_work.emit("report")
+
+    def _open_selected_held(self) -> None:
+        rows = self.held_view.selectionModel().selectedRows()
+        if rows:
+            self._open_held(rows[0].row())
+
+    def _open_held(self, row: int) -> None:
+        item = self.held_model.item(row)
+        if item is not None:
+            self.open_record_requested.emit(item.record_id)
+
+    # -- saving -------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        plan = self.plan
+        if plan is None or plan.is_empty or self.work.busy:
+            return
+        name = self.ask_save_path(ex.default_file_name(self.store, plan.scope))
+        if not name:
+            return
+        path = Path(name)
+        store = self.store
+        self._set_busy(True)
+        self.work.run(
+            "Writing the file…",
+            lambda progress, cancel: ex.write(store, plan, path, cancel=cancel),
+            self._saved,
+            self._failed,
+            self._cancelled,
+        )
+
+    def _saved(self, result: ex.ExportResult) -> None:
+        self.saved = result
+        self._set_busy(False)
+        self.save_button.setEnabled(False)  # saved: a new report is needed for another file
+        has_url = bool(str(self.store.get_setting(up.URL_SETTING) or "").strip())
+        self.after.setText(
+            f"Saved {result.records} record(s) to {result.path}.\n"
+            + (
+                "Upload it now, or open the FLS-DB import page and choose the file there."
+                if has_url
+                else "Open the FLS-DB import page and choose this file on its Import Data page."
+            )
+        )
+        for b in (self.upload_button, self.webtool_button, self.folder_button):
+            b.setEnabled(True)
+        if result.batch_id:
+            self.exported.emit(result.batch_id)
+        self.finished_work.emit("saved")
+
+    # -- after saving -------------------------------------------------------------------------
+
+    def upload(self) -> None:
+        if self.saved is None or self.saved.path is None or self.work.busy:
+            return
+        if not str(self.store.get_setting(up.URL_SETTING) or "").strip():
+            self.inform("Upload", up.HOW_TO_SET_ADDRESS)
+            return
+        path = self.saved.path
+        store = self.store
+        self._set_busy(True)
+
+        self.work.run(
+            "Uploading…", upload_job(store, path), self._uploaded, self._failed, self._cancelled
+        )
+
+    def _uploaded(self, result: up.UploadResult) -> None:
+        self._set_busy(False)
+        self.uploaded.emit(result.batch_id)
+        if not result.sent:
+            self.after.setText(result.message + "\nYou can retry from the Outbox.")
+            self.upload_button.setEnabled(True)
+            self.finished_work.emit("failed")
+            return
+        self.after.setText(result.message)
+        self.upload_button.setEnabled(False)
+        path = self.saved.path if self.saved else None
+        if (
+            path is not None
+            and path.exists()
+            and self.confirm(
+                "Delete the local file?",
+                f"The file was sent. Delete {path.name} from this computer? It holds patient "
+                "data; the outbox keeps the record of what was sent.",
+            )
+        ):
+            try:
+                path.unlink()
+                self.after.setText(result.message + "\nThe local file was deleted.")
+                self.folder_button.setEnabled(False)
+            except OSError as exc:
+                self.inform("Delete the local file", f"It could not be deleted: {exc.strerror}.")
+        self.finished_work.emit("uploaded")
+
+    def open_webtool(self) -> None:
+        default = settings_schema.BY_KEY["webtool_url"].default
+        address = str(self.store.get_setting("webtool_url", default) or "").strip()
+        if not address:
+            self.inform("FLS-DB import page", "Set the webtool's address in Settings first.")
+            return
+        self.open_url(QUrl(address))
+
+    def show_folder(self) -> None:
+        if self.saved is not None and self.saved.path is not None:
+            self.open_url(QUrl.fromLocalFile(str(self.saved.path.parent)))
+
+    # -- shared -------------------------------------------------------------------------------
+
+    def _failed(self, message: str) -> None:
+        self._set_busy(False)
+        self.after.setText(message)
+        if self.plan is None:
+            self.summary.setText("The report could not be prepared.")
+        self.inform("Export for FLS-DB", message)
+        self.finished_work.emit("failed")
+
+    def _cancelled(self) -> None:
+        self._set_busy(False)
+        self.after.setText("Cancelled; nothing was written.")
+        self.finished_work.emit("cancelled")
+
+    def _set_busy(self, busy: bool) -> None:
+        for w in (self.scope_box, self.refresh_button):
+            w.setEnabled(not busy)
+        self.month_edit.setEnabled(not busy and self.scope_box.currentData() == "month")
+        can_save = not busy and self.plan is not None and not self.plan.is_empty and not self.saved
+        self.save_button.setEnabled(can_save)
+        if busy:
+            for b in (self.upload_button, self.webtool_button, self.folder_button):
+                b.setEnabled(False)
+        elif self.saved is not None:
+            self.webtool_button.setEnabled(True)
+            self.folder_button.setEnabled(self.saved.path is not None)
+
+    def _ask_save_path(self, suggested: str) -> str | None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save the FLS-DB import file", str(Path.home() / suggested), "CSV files (*.csv)"
+        )
+        return name or None
+
+    def _confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _inform(self, title: str, text: str) -> None:
+        QMessageBox.information(self, title, text)
+
+    def done(self, result: int) -> None:  # closing mid-work: stop the worker first
+        self.work.wait()
+        super().done(result)
