@@ -34,7 +34,8 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -621,27 +622,39 @@ def call_sheet_csv(rows: Sequence[FollowupRow]) -> str:
     return buffer.getvalue()
 
 
-def write_private_file(path: Path | str, text: str, encoding: str = "utf-8-sig") -> Path:
-    """Write ``text`` atomically to a file readable by its owner only (0600 on POSIX).
+@contextmanager
+def private_output(path: Path | str) -> Iterator[Path]:
+    """A temporary path to write a file into; on success it replaces ``path`` atomically.
 
-    The temporary file is created 0600 in the target folder (``mkstemp``), flushed to disk, then
-    renamed over the target, so a reader never sees half a file and the name never points at a
-    file others could read. UTF-8 with a BOM by default: a spreadsheet then reads accents right.
+    The temporary file is created 0600 in the target's folder (``mkstemp``), so the content is
+    never readable by others, a reader never sees half a file, and a failure leaves the old file
+    (if any) untouched. For writers that want a file name (Qt's PDF printer) rather than text.
     """
     target = Path(path).expanduser()
     folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
         if os.name == "posix":
-            os.chmod(tmp, 0o600)
+            os.chmod(tmp, 0o600)  # a writer that re-created the file may have widened it
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_private_file(path: Path | str, text: str, encoding: str = "utf-8-sig") -> Path:
+    """Write ``text`` atomically to a file readable by its owner only (0600 on POSIX).
+
+    UTF-8 with a BOM by default: a spreadsheet then reads accented names right.
+    """
+    target = Path(path).expanduser()
+    with private_output(target) as tmp, open(tmp, "w", encoding=encoding, newline="") as fh:
+        fh.write(text)
     return target
 
 
@@ -683,6 +696,7 @@ __all__ = [
     "labels",
     "log_call_attempt",
     "next_followups",
+    "private_output",
     "state_text",
     "worklist",
     "write_call_sheet_csv",
