@@ -30,7 +30,14 @@ from PySide6.QtWidgets import (
 
 from flsdesk.dataset import Definition, Question, Tab
 from flsdesk.rules import Message
-from ui.form.widgets import InputListener, NumberInput, QuestionInput, input_for
+from ui.form.widgets import (
+    InputListener,
+    MultiInput,
+    MultilineInput,
+    NumberInput,
+    QuestionInput,
+    input_for,
+)
 
 LABEL_WIDTH = 270
 ERROR_COLOUR = "#b3261e"
@@ -106,11 +113,14 @@ class QuestionRow(QWidget):
         line = QHBoxLayout()
         line.setSpacing(8)
         line.addWidget(self.input, 0, Qt.AlignmentFlag.AlignTop)
+        # Marks sit beside the first line of a tall input, centred beside a one-line one.
+        tall = isinstance(self.input, MultiInput | MultilineInput)
+        beside = Qt.AlignmentFlag.AlignTop if tall else Qt.AlignmentFlag.AlignVCenter
         if question.provisional:
             mark = _small(QLabel("(provisional)", self))
             mark.setObjectName(f"{question.object_name}_provisional")
             mark.setToolTip(provisional_tooltip(question))
-            line.addWidget(mark, 0, Qt.AlignmentFlag.AlignVCenter)
+            line.addWidget(mark, 0, beside)
         if question.local:
             badge = QLabel(LOCAL_NOTE, self)
             badge.setObjectName(f"{question.object_name}_local")
@@ -121,7 +131,7 @@ class QuestionRow(QWidget):
                 "color: #1b5e20; background: #e8f5e9; border: 1px solid #a5d6a7;"
                 " border-radius: 3px; padding: 0 4px;"
             )
-            line.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
+            line.addWidget(badge, 0, beside)
         line.addStretch(1)
         grid.addLayout(line, 0, 1)
 

@@ -308,9 +308,7 @@ class NumberInput(_LineInput):
         self.edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         hint = values.range_hint(question.min, question.max, question.precision)
         if hint:
-            self.edit.setPlaceholderText(
-                values.number_to_text(question.min) if question.min is not None else ""
-            )
+            # In the help line and the tooltip, not as a placeholder: a grey "0" reads as a value.
             self.edit.setToolTip(hint.capitalize())
             self.hint = hint
         else:
@@ -444,7 +442,10 @@ class MultiInput(QuestionInput):
     def __init__(self, question: Question, parent: QWidget | None = None) -> None:
         super().__init__(question, parent)
         self.list = QListWidget(self)
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # No selection highlight: a blue row reads as "chosen". The current row still shows a
+        # focus frame for the keyboard, and the tick boxes say what is chosen.
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.list.setSpacing(1)
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setMinimumWidth(320)
         self._setting = False
@@ -457,7 +458,7 @@ class MultiInput(QuestionInput):
         layout.addStretch(1)
         self._adopt(self.list)
 
-    def _add(self, label: str, shown: str, tooltip: str = "") -> None:
+    def _add(self, label: str, shown: str, tooltip: str = "") -> QListWidgetItem:
         item = QListWidgetItem(shown, self.list)
         item.setData(VALUE_ROLE, label)
         item.setFlags(
@@ -468,6 +469,7 @@ class MultiInput(QuestionInput):
         item.setCheckState(Qt.CheckState.Unchecked)
         if tooltip:
             item.setToolTip(tooltip)
+        return item
 
     def _fill(self, extras: list[str]) -> None:
         self.list.clear()
@@ -479,12 +481,17 @@ class MultiInput(QuestionInput):
             )
             if answer.provisional:
                 tip = (tip + " Provisional answer.").strip()
-            self._add(answer.label, answer.label, tip)
+            item = self._add(answer.label, answer.label, tip)
+            if answer.exclusive:  # set apart: these stand alone
+                font = item.font()
+                font.setItalic(True)
+                item.setFont(font)
         for extra in extras:
             self._add(extra, f"{extra} {NO_LONGER_OFFERED}")
         rows = self.list.count()
         row_height = self.list.sizeHintForRow(0) if rows else 20
-        self.list.setFixedHeight(row_height * rows + 2 * self.list.frameWidth() + 2)
+        step = row_height + 2 * self.list.spacing()
+        self.list.setFixedHeight(step * rows + 2 * self.list.frameWidth() + 4)
         if rows:
             self.list.setCurrentRow(0)
 
