@@ -230,12 +230,25 @@ CREATE TABLE optout_lists (
     PRIMARY KEY (id)
 )
 """,
+    """
+CREATE TABLE export_row_cache (
+    record_id INTEGER NOT NULL,
+    context VARCHAR(64) NOT NULL,
+    answers_sha VARCHAR(64) NOT NULL,
+    row_bytes BLOB,
+    row_hash VARCHAR(64),
+    optout_state VARCHAR(16) NOT NULL,
+    sort_key TEXT NOT NULL,
+    PRIMARY KEY (record_id),
+    FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE
+)
+""",
 )
 
 STEPS: tuple[Step, ...] = (
     Step(1, "records, audit trail, settings, meta", _schema_1),
     Step(2, "follow-up call attempts and worklist indexes", _schema_2),
-    Step(3, "export batches, rows sent, opt-out lists", _schema_3),
+    Step(3, "export batches, rows sent, opt-out lists, export row cache", _schema_3),
 )
 
 CURRENT_SCHEMA = STEPS[-1].number

@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -223,3 +234,22 @@ Index(
     Record.fu52_closed,
     Record.diagnosed,
 )
+
+
+class ExportRowCache(Base):
+    """The row last rendered for a record, so that an export does not decode and re-render
+    50,000 unchanged records. Valid only while both the record's stored answers (``answers_sha``)
+    and everything else the row depends on (``context``: definitions, profile, code version)
+    are unchanged; otherwise it is simply rendered again. Goes with its record on purge."""
+
+    __tablename__ = "export_row_cache"
+
+    record_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    context: Mapped[str] = mapped_column(String(64))
+    answers_sha: Mapped[str] = mapped_column(String(64))
+    row_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: cannot be encoded
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+    optout_state: Mapped[str] = mapped_column(String(16))
+    sort_key: Mapped[str] = mapped_column(Text)

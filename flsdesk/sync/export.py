@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,8 @@ class ExportPlan:
     row_bytes: list[bytes] = field(default_factory=list, repr=False)
     row_hashes: list[str] = field(default_factory=list, repr=False)
     header_bytes: bytes = b""
+    # Rows rendered afresh, saved to the row cache with the batch (never by a dry run).
+    cache_updates: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
 
     @property
     def is_empty(self) -> bool:
@@ -478,35 +480,54 @@ class _RowWriter:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Live:
-    id: int
-    answers: dict[str, Any]
-    status: str
-    has_errors: bool
-    nhs: str | None
-    diagnosed: str | None
-    name: str | None
-    created_at: str
+# Bump when the way a row is rendered changes: every cached row is then rendered again.
+CACHE_VERSION = "export-row-cache 1"
+_SORT_SEP = "\x1f"  # below every character of a date, an NHS number or a timestamp
 
 
-def _read_live(store: Store, scope: Scope) -> list[_Live]:
-    sql = (
-        "SELECT id, answers, status, has_errors, nhs_number, diagnosed, name, created_at "
-        "FROM records WHERE deleted_at IS NULL"
-    )
-    params: tuple[Any, ...] = ()
-    bounds = scope.bounds()
-    if bounds:
-        sql += " AND diagnosed >= ? AND diagnosed < ?"
-        params = bounds
-    loads = json.loads
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(sql, params).all()
-    return [
-        _Live(rid, loads(text), status, bool(err), nhs, diag, name, str(created))
-        for rid, text, status, err, nhs, diag, name, created in rows
-    ]
+def _canon(value: Any) -> Any:
+    """A deterministic, JSON-able picture of a definition or profile (sets sorted), so that a
+    cached row is used only with exactly the definitions and profile it was rendered with."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canon(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _canon(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, set | frozenset):
+        return sorted((_canon(v) for v in value), key=repr)
+    if isinstance(value, list | tuple):
+        return [_canon(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _has_days_since(definition: Definition) -> bool:
+    conditions = [q.applies_when for q in definition.questions.values()]
+    conditions += [t.applies_when for t in definition.tabs]
+    return any(isinstance(a, cond.DaysSince) for c in conditions for a in _atoms(c))
+
+
+def _context(store: Store, profile: ExportProfile, today: date) -> str:
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    for definition in store.definitions:
+        digest.update(json.dumps(_canon(definition), sort_keys=True).encode())
+        if _has_days_since(definition):
+            # Which questions apply would then change with the calendar alone.
+            digest.update(today.isoformat().encode())
+    digest.update(json.dumps(_canon(profile), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+_LIVE_SQL = (
+    "SELECT id, answers, status, has_errors, nhs_number, diagnosed, name, created_at "
+    "FROM records WHERE deleted_at IS NULL"
+)
+# Read apart from the records and joined in Python: a join costs a B-tree look-up per record,
+# which on the encrypted store is slower than reading the cache table once.
+_CACHE_SQL = (
+    "SELECT record_id, context, answers_sha, row_bytes, row_hash, optout_state, sort_key "
+    "FROM export_row_cache"
+)
 
 
 def _deleted_since_sent(store: Store) -> list[DeletedSinceSent]:
@@ -515,40 +536,59 @@ def _deleted_since_sent(store: Store) -> list[DeletedSinceSent]:
         sent = {rid: at for rid, (kind, at) in events.items() if kind == batches.ROW}
         if not sent:
             return []
+        raw: Any = conn.connection.driver_connection
+        existing = {r[0] for r in raw.execute("SELECT id FROM records").fetchall()}
         rows = conn.exec_driver_sql(
-            "SELECT id, nhs_number, diagnosed, deleted_at, deleted_reason FROM records"
+            "SELECT id, nhs_number, diagnosed, deleted_at, deleted_reason FROM records "
+            "WHERE deleted_at IS NOT NULL"
         ).all()
-    existing = {r[0]: r for r in rows}
+    deleted = {r[0]: r for r in rows}
     out: list[DeletedSinceSent] = []
     for rid in sorted(sent):
-        row = existing.get(rid)
-        if row is None:  # purged after its 30 days in the deleted view
+        row = deleted.get(rid)
+        if rid not in existing:  # purged after its 30 days in the deleted view
             out.append(DeletedSinceSent(rid, None, None, None, None, sent[rid]))
-        elif row[3] is not None:
+        elif row is not None:
             deleted_at = datetime.fromisoformat(str(row[3]))
             diagnosed = parse_iso_date(row[2])
             out.append(DeletedSinceSent(rid, row[1], diagnosed, deleted_at, row[4], sent[rid]))
     return out
 
 
-def _sort_key(
-    profile: ExportProfile, definition_role: Callable[[str], str]
-) -> Callable[[tuple[_Live, dict[str, Any]]], tuple[Any, ...]]:
-    fields = profile.row_order
+class _Renderer:
+    """Renders one record from its stored answers: effective answers, opt-out state, the
+    encoded row (or the reason it cannot be encoded) and its sort key."""
 
-    def key(item: tuple[_Live, dict[str, Any]]) -> tuple[Any, ...]:
-        live, effective = item
-        parts: list[Any] = []
-        for name in fields:
-            value = (
-                live.created_at if name == "created_at" else effective.get(definition_role(name))
-            )
+    def __init__(self, store: Store, profile: ExportProfile, columns: list[Question]) -> None:
+        self.store = store
+        self.today = store.today()
+        self.writer = _RowWriter(profile, columns)
+        self.helpers: dict[str, tuple[_Applicability, OptoutFields]] = {}
+        self.order = profile.row_order
+        self.role = store.definitions.latest.role
+
+    def render(
+        self, record_id: int, answers: dict[str, Any], created_at: str
+    ) -> tuple[bytes | None, UnencodableCharacter | None, str, str]:
+        definition = self.store.definitions.for_answers(answers)
+        helper = self.helpers.get(definition.id)
+        if helper is None:
+            helper = (_Applicability(definition, self.today), OptoutFields.of(definition))
+            self.helpers[definition.id] = helper
+        effective = helper[0].effective(answers)
+        cells = self.writer.cells(definition, effective)
+        try:
+            data: bytes | None = self.writer.encode(record_id, cells)
+            problem = None
+        except UnencodableCharacter as exc:
+            data, problem = None, exc
+        parts = []
+        for name in self.order:
+            value = created_at if name == "created_at" else effective.get(self.role(name))
             # Missing values sort last; everything compares as text (ISO dates sort as dates).
-            parts.append((1, "") if value is None else (0, str(value)))
-        parts.append((0, f"{live.id:012d}"))
-        return tuple(parts)
-
-    return key
+            parts.append("1" if value is None else "0" + str(value))
+        parts.append(f"0{record_id:012d}")
+        return data, problem, helper[1].state(effective), _SORT_SEP.join(parts)
 
 
 def prepare(
@@ -559,104 +599,114 @@ def prepare(
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> ExportPlan:
-    """The report and the rows of an export; writes nothing."""
+    """The report and the rows of an export; writes nothing.
+
+    A record whose stored answers and context (definitions, profile) are those its cached row
+    was rendered with reuses that row; the others are decoded and rendered. Which rows are
+    cached changes nothing in the result (a test checks a cold and a warm export agree).
+    """
     profile = profile or load_export_profile(
         store.get_setting("export_profile") or None, store.paths
     )
-    today = store.today()
     latest = store.definitions.latest
     columns = _columns(latest, profile)
     header = header_cells(columns, profile)
-    writer = _RowWriter(profile, columns)
+    renderer = _Renderer(store, profile, columns)
     require_check = bool(store.get_setting(REQUIRE_OPTOUT_SETTING, False))
+    context = _context(store, profile, renderer.today)
 
-    live = _read_live(store, scope)
+    sql, params = _LIVE_SQL, ()
+    bounds = scope.bounds()
+    if bounds:
+        sql += " AND diagnosed >= ? AND diagnosed < ?"
+        params = bounds
     with store.engine.connect() as conn:
+        # The driver's own cursor: plain tuples, without the ORM result layer's cost per row.
+        raw: Any = conn.connection.driver_connection
+        rows = raw.execute(sql, params).fetchall()
+        cached = {r[0]: r[1:] for r in raw.execute(_CACHE_SQL).fetchall()}
         last = batches.last_row_hashes(conn) if scope.kind == "since-last" else {}
-    total = len(live)
-    helpers: dict[str, tuple[_Applicability, OptoutFields]] = {}
+    miss = (None, None, None, None, None, None)
+    total = len(rows)
+    since_last = scope.kind == "since-last"
+    sha256 = hashlib.sha256
+    loads = json.loads
+    # Diagnosis dates repeat: each distinct one is parsed once.
+    days: dict[Any, date | None] = {
+        value: parse_iso_date(value) for value in {row[5] for row in rows}
+    }
+    day = days.__getitem__
 
     plan = ExportPlan(scope, profile, header)
-    going: list[tuple[_Live, dict[str, Any], bytes, str]] = []
-    for done, rec in enumerate(live, 1):
-        if cancel is not None and done % 500 == 0 and cancel():
-            raise ExportCancelled("The export was cancelled; nothing was written.")
-        if progress is not None and (done % 1000 == 0 or done == total):
-            progress(done, total)
-        definition = store.definitions.for_answers(rec.answers)
-        helper = helpers.get(definition.id)
-        if helper is None:
-            helper = (_Applicability(definition, today), OptoutFields.of(definition))
-            helpers[definition.id] = helper
-        effective = helper[0].effective(rec.answers)
+    going: list[tuple[str, ReportRow, bytes, str]] = []
+    for done, row in enumerate(rows, 1):
+        if done % 1000 == 0:
+            if cancel is not None and cancel():
+                raise ExportCancelled("The export was cancelled; nothing was written.")
+            if progress is not None:
+                progress(done, total)
+        (rid, text, status, has_errors, nhs, diagnosed, name, created) = row
+        c_context, c_answers, data, digest, optout_state, sort_key = cached.get(rid, miss)
+        answers_sha = sha256(text.encode()).hexdigest()
+        problem = None
+        if c_context != context or c_answers != answers_sha or (data is None and c_answers):
+            created_text = str(created)
+            data, problem, optout_state, sort_key = renderer.render(rid, loads(text), created_text)
+            digest = sha256(data).hexdigest() if data is not None else None
+            plan.cache_updates.append(
+                (rid, context, answers_sha, data, digest, optout_state, sort_key)
+            )
+        if since_last and digest is not None and last.get(rid) == digest:
+            plan.unchanged += 1
+            continue
         held_reason = ""
-        optout_state = helper[1].state(effective)
-        if rec.has_errors or rec.status == NEEDS_CORRECTION:
+        if has_errors or status == NEEDS_CORRECTION:
             held_reason = HELD_NEEDS_CORRECTION
         elif optout_state == "opted_out":
             held_reason = HELD_OPTED_OUT
         elif optout_state == "unchecked" and require_check:
             held_reason = HELD_OPTOUT_NOT_CHECKED
-        cells = writer.cells(definition, effective)
-        if scope.kind == "since-last":
-            previous = last.get(rec.id)
-            if previous is not None:
-                try:
-                    unchanged = previous == hashlib.sha256(writer.encode(rec.id, cells)).hexdigest()
-                except UnencodableCharacter:
-                    unchanged = False
-                if unchanged:
-                    plan.unchanged += 1
-                    continue
-        row = ReportRow(
-            rec.id,
-            rec.nhs,
-            parse_iso_date(rec.diagnosed),
-            rec.name,
-            rec.status,
-            held_reason,
-        )
+        report = ReportRow(rid, nhs, day(diagnosed), name, status, held_reason)
         if held_reason:
-            plan.held_back.append(row)
+            plan.held_back.append(report)
             continue
-        data = writer.encode(rec.id, cells)  # raises UnencodableCharacter, naming the question
-        going.append((rec, effective, data, hashlib.sha256(data).hexdigest()))
+        if data is None:
+            # Names the record and the question; the cached row said it cannot be encoded.
+            raise (
+                problem
+                or renderer.render(rid, loads(text), str(created))[1]
+                or ExportError(f"Record {rid} cannot be written in {profile.encoding}.")
+            )
+        going.append((sort_key, report, data, digest))
         if optout_state == "unchecked":
             plan.warnings.append(
-                ReportRow(
-                    rec.id,
-                    rec.nhs,
-                    parse_iso_date(rec.diagnosed),
-                    rec.name,
-                    rec.status,
-                    WARN_OPTOUT_NOT_CHECKED,
-                )
+                ReportRow(rid, nhs, day(diagnosed), name, status, WARN_OPTOUT_NOT_CHECKED)
             )
-    order = _sort_key(profile, latest.role)
-    going.sort(key=lambda item: order((item[0], item[1])))
-    for rec, _eff, data, digest in going:
-        plan.going.append(
-            ReportRow(rec.id, rec.nhs, parse_iso_date(rec.diagnosed), rec.name, rec.status)
-        )
-        plan.row_bytes.append(data)
-        plan.row_hashes.append(digest)
+    if progress is not None:
+        progress(total, total)
+    going.sort(key=lambda item: item[0])
+    plan.going = [item[1] for item in going]
+    plan.row_bytes = [item[2] for item in going]
+    plan.row_hashes = [item[3] for item in going]
     plan.held_back.sort(key=lambda r: r.record_id)
     plan.warnings.sort(key=lambda r: r.record_id)
-    header_line = writer.header_line(header)
     try:
-        plan.header_bytes = header_line.encode(profile.encoding)  # utf-8-sig adds the BOM here
+        # utf-8-sig adds the BOM here, once.
+        plan.header_bytes = renderer.writer.header_line(header).encode(profile.encoding)
     except UnicodeEncodeError:
         raise ExportError(
             f"The header cannot be written in {profile.encoding}: check the short names."
         ) from None
     plan.deleted_since_sent = _deleted_since_sent(store)
     log.info(
-        "export prepared (%s): %d going, %d held back, %d warnings, %d deleted since sent",
+        "export prepared (%s): %d going, %d held back, %d warnings, %d deleted since sent, "
+        "%d rendered",
         scope.label,
         len(plan.going),
         len(plan.held_back),
         len(plan.warnings),
         len(plan.deleted_since_sent),
+        len(plan.cache_updates),
     )
     return plan
 
@@ -721,6 +771,12 @@ def write(
                 rows=zip(ids, plan.row_hashes, strict=True),
                 deleted=deleted,
             )
+            if plan.cache_updates:
+                conn.exec_driver_sql(
+                    "INSERT OR REPLACE INTO export_row_cache (record_id, context, answers_sha, "
+                    "row_bytes, row_hash, optout_state, sort_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    plan.cache_updates,
+                )
             replace()
 
     try:

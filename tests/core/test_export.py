@@ -311,3 +311,28 @@ def test_code_answers_fall_back_to_labels(store: Store) -> None:
     plan = ex.prepare(store, ex.Scope.all(), replace(load_export_profile(), answers="code"))
     # No answer in the bundled definition has a code yet: the labels are written.
     assert b"Alendronate;Denosumab" in b"".join(plan.file_bytes())
+
+
+def test_row_cache_is_used_only_when_nothing_it_depends_on_changed(
+    store: Store, out_dir: Path
+) -> None:
+    from dataclasses import replace
+
+    ids = add_golden(store)
+    cold = ex.prepare(store, ex.Scope.all())
+    assert len(cold.cache_updates) == 5
+    # A dry run saves nothing, so the next report renders everything again.
+    ex.write(store, cold, None, dry_run=True)
+    assert len(ex.prepare(store, ex.Scope.all()).cache_updates) == 5
+    ex.write(store, cold, out_dir / "a.csv")
+    warm = ex.prepare(store, ex.Scope.all())
+    assert warm.cache_updates == []
+    assert b"".join(warm.file_bytes()) == b"".join(cold.file_bytes())
+    assert warm.row_hashes == cold.row_hashes
+    # An edit re-renders that record only.
+    store.save(ids[2], {**golden_records()[2], "2.05": "Yes"}, reason="typo")
+    assert [u[0] for u in ex.prepare(store, ex.Scope.all()).cache_updates] == [ids[2]]
+    # Another profile (dates written differently) re-renders everything.
+    other = replace(load_export_profile(), date_format="%Y-%m-%d")
+    plan = ex.prepare(store, ex.Scope.all(), other)
+    assert len(plan.cache_updates) == 5 and b"2024-02-10" in b"".join(plan.file_bytes())
