@@ -7,11 +7,9 @@ leaving it. Qt runs offscreen; the widgets, the rules and the encrypted store ar
 
 from __future__ import annotations
 
-import ctypes
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,15 +27,6 @@ from flsdesk.paths import resolve
 from flsdesk.store.store import Store
 
 BENCH_KEY = bytes(range(140, 172))  # throw-away key for a throw-away store
-
-# PySide6 6.12.0 on Python 3.11 drops one reference to None on every call of a method returning
-# void (``widget.setObjectName(...)``, ``app.processEvents()``…); None is not immortal before
-# Python 3.12, so a few thousand such calls in a fresh process abort it with "deallocating None".
-# This benchmark makes hundreds of thousands, so it raises None's count by hand, for good (a list
-# of extra references would be freed at exit and abort the process then). A stopgap for the
-# measurement only: the application itself needs Python 3.12+ or a fixed PySide6.
-if sys.version_info < (3, 12):
-    ctypes.c_ssize_t.from_address(id(None)).value += 50_000_000
 
 
 def _app() -> QApplication:
