@@ -28,18 +28,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flsdesk import followups
 from flsdesk import patient_list as pl
 from flsdesk.paths import AppPaths
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
 from ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
+from ui.followups_view import FollowupsPage
 from ui.idle import IdleWatcher
 from ui.patient_model import PatientTableModel
 from ui.rows_model import RowsModel
 
 log = logging.getLogger("ui.main")
 
-PATIENTS, DELETED, DUPLICATES = "patients", "deleted", "duplicates"
+PATIENTS, FOLLOWUPS, DELETED, DUPLICATES = "patients", "followups", "deleted", "duplicates"
 
 
 def _table(name: str) -> QTableView:
@@ -56,7 +58,7 @@ def _table(name: str) -> QTableView:
 
 
 class PatientsPage(QWidget):
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, next_followups: Callable[[list[int]], dict] | None = None):
         super().__init__()
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -74,7 +76,7 @@ class PatientsPage(QWidget):
             self.filters[status] = box
             top.addWidget(box)
         layout.addLayout(top)
-        self.model = PatientTableModel(store.engine, self)
+        self.model = PatientTableModel(store.engine, next_followups, self)
         self.view = _table("patient_table")
         self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
@@ -83,7 +85,7 @@ class PatientsPage(QWidget):
         )
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((110, 200, 110, 100, 100, 90, 150)):
+        for col, width in enumerate((110, 190, 100, 100, 100, 80, 140)):
             self.view.setColumnWidth(col, width)
         layout.addWidget(self.view)
         self.empty = QLabel(objectName="patient_empty")
@@ -203,10 +205,17 @@ class MainWindow(QMainWindow):
         self.resize(1180, 720)
 
         self.pages = QTabWidget(objectName="main_pages")
-        self.patients = PatientsPage(store)
+        self.patients = PatientsPage(
+            store,
+            lambda ids: followups.next_followups(
+                store.engine, store.definitions, ids, store.today()
+            ),
+        )
+        self.followups = FollowupsPage(store)
         self.deleted = DeletedPage()
         self.duplicates = DuplicatesPage()
         self.pages.addTab(self.patients, "Patients")
+        self.pages.addTab(self.followups, "Follow-ups")
         self.pages.addTab(self.deleted, "Deleted records")
         self.pages.addTab(self.duplicates, "Possible duplicates")
         self.locked = QLabel(
@@ -217,6 +226,8 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.pages)
         self.stack.addWidget(self.locked)
         self.setCentralWidget(self.stack)
+        self.followup_counts = QLabel(objectName="status_followups")
+        self.statusBar().addPermanentWidget(self.followup_counts)
         self.counts = QLabel(objectName="status_counts")
         self.statusBar().addPermanentWidget(self.counts)
 
@@ -228,7 +239,16 @@ class MainWindow(QMainWindow):
         self.duplicates.compare.clicked.connect(self.compare_selected)
         self.duplicates.view.doubleClicked.connect(lambda _i: self.compare_selected())
         self.pages.currentChanged.connect(self._page_changed)
+        self.followups.open_record_requested.connect(
+            lambda rid, tab: self.open_record(rid, tab=tab)
+        )
+        self.followups.counts_changed.connect(self._followup_counts_changed)
+        self.followups.records_changed.connect(self.refresh)
 
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(400)
+        self._refresh_timer.timeout.connect(self.refresh)
         minutes = float(store.get_setting("idle_lock_minutes", 10) or 10)
         self.idle = IdleWatcher(minutes, clock, self)
         self.idle.idle.connect(self.lock)
@@ -287,6 +307,12 @@ class MainWindow(QMainWindow):
             None,
             "Every change to the selected record: who, when, old and new value",
         )
+        self.act_followups = a(
+            "Follow-ups",
+            lambda: self.show_page(FOLLOWUPS),
+            None,
+            "16- and 52-week follow-ups due or overdue",
+        )
         self.act_deleted = a(
             "Deleted records",
             lambda: self.show_page(DELETED),
@@ -315,6 +341,7 @@ class MainWindow(QMainWindow):
         for act in (self.act_open, self.act_find, self.act_delete, self.act_audit):
             record_menu.addAction(act)
         view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.act_followups)
         view_menu.addAction(self.act_deleted)
         view_menu.addAction(self.act_duplicates)
         help_menu = self.menuBar().addMenu("&Help")
@@ -326,7 +353,7 @@ class MainWindow(QMainWindow):
         for act in (self.act_new, self.act_find, self.act_delete):
             bar.addAction(act)
         bar.addSeparator()
-        for act in (self.act_deleted, self.act_duplicates):
+        for act in (self.act_followups, self.act_deleted, self.act_duplicates):
             bar.addAction(act)
         bar.addSeparator()
         bar.addAction(self.act_settings)
@@ -335,9 +362,14 @@ class MainWindow(QMainWindow):
 
     # -- refreshing ----------------------------------------------------------------------------
 
+    def schedule_refresh(self) -> None:
+        """Refresh soon: autosaves come every second while someone types; one refresh serves."""
+        self._refresh_timer.start()
+
     def refresh(self) -> None:
         current = self.patients.selected_id()
         self.patients.model.refresh()
+        self.followups.refresh()
         if current is not None:
             row = self.patients.model.row_of(current)
             if row >= 0:
@@ -354,7 +386,14 @@ class MainWindow(QMainWindow):
             f"{s.total} records · {s.drafts} drafts · {s.needs_correction} need correction"
             + (f" · {s.deleted} deleted" if s.deleted else "")
         )
-        self.pages.setTabText(2, "Possible duplicates")
+        self.pages.setTabText(self.pages.indexOf(self.duplicates), "Possible duplicates")
+
+    def _followup_counts_changed(self, counts: dict) -> None:
+        due, overdue = counts.get("due", 0), counts.get("overdue", 0)
+        self.pages.setTabText(
+            self.pages.indexOf(self.followups), f"Follow-ups ({due + overdue} due or overdue)"
+        )
+        self.followup_counts.setText(f"Follow-ups: {due} due · {overdue} overdue")
 
     def refresh_deleted(self) -> None:
         self.deleted.model.set_items(self.store.deleted_records())
@@ -364,7 +403,9 @@ class MainWindow(QMainWindow):
         ids = {i for p in pairs for i in (p.first, p.second)}
         rows = pl.rows_for(self.store.engine, sorted(ids))
         self.duplicates.model.set_items([(rows[p.first], rows[p.second]) for p in pairs])
-        self.pages.setTabText(2, f"Possible duplicates ({len(pairs)})")
+        self.pages.setTabText(
+            self.pages.indexOf(self.duplicates), f"Possible duplicates ({len(pairs)})"
+        )
 
     def _page_changed(self, _index: int) -> None:
         page = self.pages.currentWidget()
@@ -381,7 +422,12 @@ class MainWindow(QMainWindow):
             act.setEnabled(has)
 
     def show_page(self, which: str) -> None:
-        page = {PATIENTS: self.patients, DELETED: self.deleted, DUPLICATES: self.duplicates}
+        page = {
+            PATIENTS: self.patients,
+            FOLLOWUPS: self.followups,
+            DELETED: self.deleted,
+            DUPLICATES: self.duplicates,
+        }
         self.pages.setCurrentWidget(page[which])
 
     def focus_search(self) -> None:
@@ -409,7 +455,7 @@ class MainWindow(QMainWindow):
             window: QWidget = RecordDialog(self.store, [record_id], self)
         else:
             window = RecordWindow(self.store, record_id=record_id, prefill=prefill, tab=tab)
-            window.saved.connect(lambda _rid: self.refresh())
+            window.saved.connect(lambda _rid: self.schedule_refresh())
             window.open_record_requested.connect(lambda rid: self.open_record(rid))
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         window.destroyed.connect(lambda *_: self._forget(window))

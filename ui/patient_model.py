@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -13,6 +14,7 @@ from flsdesk import patient_list as pl
 from flsdesk.rules import DRAFT, NEEDS_CORRECTION
 
 PAGE = 200
+NEXT_FOLLOWUP = "next_followup"
 _STATUS_COLOURS = {NEEDS_CORRECTION: QColor("#b00020"), DRAFT: QColor("#8a5a00")}
 Index = QModelIndex | QPersistentModelIndex
 
@@ -20,13 +22,24 @@ Index = QModelIndex | QPersistentModelIndex
 class PatientTableModel(QAbstractTableModel):
     ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, engine, parent=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        engine,  # type: ignore[no-untyped-def]
+        next_followups: Callable[[list[int]], dict[int, Any]] | None = None,
+        parent=None,  # type: ignore[no-untyped-def]
+    ) -> None:
         super().__init__(parent)
         self.engine = engine
         self.query = pl.ListQuery()
         self.ids: list[int] = []
         self._rows: dict[int, pl.ListRow] = {}
+        self._next: dict[int, Any] = {}
+        # The next follow-up is computed per page (it depends on today), so it is shown but
+        # not sortable: the list's order always comes from indexed columns.
+        self._next_followups = next_followups
         self.columns = list(pl.COLUMNS)
+        if next_followups is not None:
+            self.columns.append(pl.Column(NEXT_FOLLOWUP, "Next follow-up"))
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -41,10 +54,11 @@ class PatientTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.ids = pl.matching_ids(self.engine, self.query)
         self._rows = {}
+        self._next = {}
         self.endResetModel()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(self.columns):
+        if not 0 <= column < len(self.columns) or self.columns[column].key == NEXT_FOLLOWUP:
             return
         self.set_query(
             replace(
@@ -70,6 +84,8 @@ class PatientTableModel(QAbstractTableModel):
             start = (row // PAGE) * PAGE
             page = self.ids[start : start + PAGE]
             self._rows.update(pl.rows_for(self.engine, page))
+            if self._next_followups is not None:
+                self._next.update(self._next_followups(page))
             found = self._rows.get(record_id)
         return found
 
@@ -98,6 +114,13 @@ class PatientTableModel(QAbstractTableModel):
         if role == self.ID_ROLE:
             return row.id
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if key == NEXT_FOLLOWUP:
+                nxt = self._next.get(row.id)
+                if nxt is None:
+                    return ""
+                return f"{nxt.label} from {nxt.window_opens:%d/%m/%Y}" + (
+                    f" ({nxt.state})" if nxt.state else ""
+                )
             value = row.value(key)
             if key == "nhs_number":
                 return pl.format_nhs(value)

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox, QWizard
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialogButtonBox,
+    QMessageBox,
+    QTableView,
+    QWidget,
+    QWizard,
+)
 
 from flsdesk import session
 from flsdesk.paths import resolve
@@ -332,7 +339,9 @@ def test_duplicates_view_opens_both_records(qtbot, window, store):
     window.act_duplicates.trigger()
     model = window.duplicates.model
     assert model.rowCount() == 1
-    assert window.pages.tabText(2) == "Possible duplicates (1)"
+    assert (
+        window.pages.tabText(window.pages.indexOf(window.duplicates)) == "Possible duplicates (1)"
+    )
     assert model.index(0, 0).data() == "943 476 5919"
     window.duplicates.view.selectRow(0)
     qtbot.mouseClick(window.duplicates.compare, Qt.MouseButton.LeftButton)
@@ -408,3 +417,52 @@ def test_purged_after_thirty_days_is_gone_from_deleted_view(qtbot, paths):
     w.act_deleted.trigger()
     assert w.deleted.model.rowCount() == 0
     st.close()
+
+
+def test_new_record_opens_the_form_and_the_list_follows_its_saves(qtbot, window, store):
+    before = len(window.patients.model.ids)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    forms = [w for w in window.open_windows if w.objectName() == "record_window"]
+    assert len(forms) == 1
+    form = forms[0]  # owned by the main window, which closes it (WA_DeleteOnClose)
+    assert form.record_id is None  # nothing is created until something is typed
+    nhs = form.findChild(QWidget, "q_1_01")
+    nhs.setFocus()
+    qtbot.keyClicks(nhs, "450 557 7104")
+    qtbot.keyClick(nhs, Qt.Key.Key_Tab)  # leaving the field saves it
+    qtbot.waitUntil(lambda: form.record_id is not None, timeout=3000)
+    qtbot.waitUntil(lambda: len(window.patients.model.ids) == before + 1, timeout=3000)
+    assert store.load(form.record_id).answers["1.01"] == "4505577104"
+    form.close()
+
+
+def test_followups_tab_lists_owed_followups_and_opens_the_followup_tab(qtbot, store, paths):
+    today = store.today()
+    diagnosed = today - timedelta(days=90)  # the 16-week follow-up is due
+    record_id = store.new_record(
+        dict(
+            PATIENTS[0],
+            **{"1.09": diagnosed.isoformat(), "4.01": ["Alendronate"]},
+        )
+    )
+    store.new_record(dict(PATIENTS[1], **{"4.01": ["Inappropriate"]}))
+    w = MainWindow(store, paths, "AB")
+    qtbot.addWidget(w)
+    w.show()
+    assert "Follow-ups: 1 due" in w.followup_counts.text()
+    w.act_followups.trigger()
+    assert w.pages.currentWidget() is w.followups
+    opened = []
+    w.open_record = lambda rid, prefill=None, tab=None: opened.append((rid, tab))
+    w.followups.open_record_requested.disconnect()
+    w.followups.open_record_requested.connect(lambda rid, tab: w.open_record(rid, tab=tab))
+    view = w.followups.findChild(QTableView)
+    view.setFocus()
+    view.selectRow(0)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert opened == [(record_id, "followup")]
+    # The patient list shows the next follow-up.
+    model = w.patients.model
+    col = [c.key for c in model.columns].index("next_followup")
+    row = model.row_of(record_id)
+    assert model.index(row, col).data().startswith("16-week")
