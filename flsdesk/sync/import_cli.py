@@ -52,8 +52,8 @@ def _open_store(ctx: Context):  # type: ignore[no-untyped-def]
 
 
 def _print(ctx: Context, text: str) -> None:
-    out = ctx.out if hasattr(ctx.out, "write") else sys.stdout
-    print(text, file=out)  # type: ignore[arg-type]
+    # sys.stdout at call time (Context's default was bound when the module loaded).
+    print(text, file=sys.stdout)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

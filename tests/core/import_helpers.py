@@ -24,6 +24,21 @@ NHS_B = nhs_number(943476591)
 NHS_C = nhs_number(654123789)
 
 
+def unique_nhs_numbers(n: int, start: int = 500000000) -> list[str]:
+    """``n`` different valid NHS numbers (``nhs_number`` skips bodies, so spacing alone is not
+    enough to keep them apart)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    body = start
+    while len(out) < n:
+        number = nhs_number(body)
+        body = int(number[:9]) + 1
+        if number not in seen:
+            seen.add(number)
+            out.append(number)
+    return out
+
+
 def header(style: str = "number_and_short_name") -> list[str]:
     qs = DEFINITION.exported_questions
     if style == "short_name":

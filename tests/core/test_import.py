@@ -28,6 +28,7 @@ from tests.core.import_helpers import (
     base_row,
     cells_from_answers,
     csv_bytes,
+    unique_nhs_numbers,
     write_csv,
 )
 
@@ -392,7 +393,7 @@ def test_cancel_while_applying_changes_nothing(store: Store, tmp_path: Path) -> 
 
 
 def test_cancel_while_reading(store: Store, tmp_path: Path) -> None:
-    rows = [base_row(nhs_number(100000000 + i * 7)) for i in range(260)]
+    rows = [base_row(n) for n in unique_nhs_numbers(260, 100000000)]
     with pytest.raises(importer.ImportCancelled):
         importer.read_plan(store, write_csv(tmp_path, rows), cancel=lambda: True)
     progress: list[tuple[int, int]] = []
