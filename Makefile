@@ -34,6 +34,7 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots_form.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
