@@ -32,7 +32,7 @@ from flsdesk.sync.export import Scope, prepare, write
 from flsdesk.sync.profiles import load_export_profile
 
 BENCH_KEY = bytes(range(140, 172))  # throw-away key for a throw-away store
-RUNS = 3
+RUNS = 5
 
 
 def _plain_copy(encrypted: Path, key: bytes, target: Path) -> None:
@@ -80,27 +80,31 @@ def run(quick: bool = False, records: int | None = None) -> list[Result]:
         _plain_copy(paths.database, BENCH_KEY, plain_db)
         store = Store.open(paths, BENCH_KEY, "BM (bench)", definitions=definitions)
         try:
-            whole: list[float] = []
-            prep: list[float] = []
-            going = held = 0
             out = folder / "export.csv"
-            for _ in range(RUNS + 1):
+
+            def export_once() -> tuple[float, float, int, int]:
                 start = time.perf_counter()
                 plan = prepare(store, Scope.all(), profile)
                 prepared = time.perf_counter()
                 write(store, plan, out)
-                whole.append(time.perf_counter() - start)
-                prep.append(prepared - start)
-                going, held = len(plan.going), len(plan.held_back)
-            cold, whole, cold_prep, prep = whole[0], whole[1:], prep[0], prep[1:]
+                end = time.perf_counter()
+                return end - start, prepared - start, len(plan.going), len(plan.held_back)
+
+            cold, cold_prep, going, held = export_once()
+            # The same cells, read back from the file the export wrote.
+            with open(out, encoding=profile.encoding, newline="") as fh:
+                cells = list(csv.reader(fh))
+            # Export and floor take turns, so both see the same load on the machine.
+            whole: list[float] = []
+            prep: list[float] = []
+            floors: list[float] = []
+            for _ in range(RUNS):
+                total, prepared, going, held = export_once()
+                whole.append(total)
+                prep.append(prepared)
+                floors.append(_floor(plain_db, cells, folder / "floor.csv", profile.encoding))
         finally:
             store.close()
-        # The same cells, read back from the file the export wrote.
-        with open(out, encoding=profile.encoding, newline="") as fh:
-            cells = list(csv.reader(fh))
-        floors = [
-            _floor(plain_db, cells, folder / "floor.csv", profile.encoding) for _ in range(RUNS)
-        ]
     export_s = statistics.median(whole)
     floor_s = statistics.median(floors)
     scale = n / 50_000

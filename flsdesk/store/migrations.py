@@ -209,16 +209,13 @@ CREATE INDEX ix_export_batches_file_sha256 ON export_batches (file_sha256)
 """,
     """
 CREATE TABLE export_rows (
-    batch_seq INTEGER NOT NULL,
     record_id INTEGER NOT NULL,
+    batch_seq INTEGER NOT NULL,
     kind VARCHAR(8) NOT NULL,
     row_hash VARCHAR(64),
-    PRIMARY KEY (batch_seq, record_id),
+    PRIMARY KEY (record_id, batch_seq),
     FOREIGN KEY(batch_seq) REFERENCES export_batches (seq) ON DELETE CASCADE
 )
-""",
-    """
-CREATE INDEX ix_export_rows_record_id ON export_rows (record_id, batch_seq)
 """,
     """
 CREATE TABLE optout_lists (
@@ -233,8 +230,7 @@ CREATE TABLE optout_lists (
     """
 CREATE TABLE export_row_cache (
     record_id INTEGER NOT NULL,
-    context VARCHAR(64) NOT NULL,
-    answers_sha VARCHAR(64) NOT NULL,
+    answers_sha BLOB NOT NULL,
     row_bytes BLOB,
     row_hash VARCHAR(64),
     optout_state VARCHAR(16) NOT NULL,

@@ -191,14 +191,14 @@ class ExportRow(Base):
 
     __tablename__ = "export_rows"
 
+    # Keyed by record first: every question asked of this table is about records (the row last
+    # sent, whether a record was ever sent), and one B-tree is cheaper to fill than two.
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_seq: Mapped[int] = mapped_column(
         Integer, ForeignKey("export_batches.seq", ondelete="CASCADE"), primary_key=True
     )
-    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
     row_hash: Mapped[str | None] = mapped_column(String(64))
-
-    __table_args__ = (Index("ix_export_rows_record_id", "record_id", "batch_seq"),)
 
 
 class OptoutList(Base):
@@ -238,17 +238,17 @@ Index(
 
 class ExportRowCache(Base):
     """The row last rendered for a record, so that an export does not decode and re-render
-    50,000 unchanged records. Valid only while both the record's stored answers (``answers_sha``)
-    and everything else the row depends on (``context``: definitions, profile, code version)
-    are unchanged; otherwise it is simply rendered again. Goes with its record on purge."""
+    50,000 unchanged records. Valid only while the record's stored answers are unchanged
+    (``answers_sha``, the SHA-256 of the stored text) and while everything else the row depends
+    on (definitions, profile, code version) is what the meta key ``export_row_cache_context``
+    says; when that changes, the whole cache is dropped. Goes with its record on purge."""
 
     __tablename__ = "export_row_cache"
 
     record_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
     )
-    context: Mapped[str] = mapped_column(String(64))
-    answers_sha: Mapped[str] = mapped_column(String(64))
+    answers_sha: Mapped[bytes] = mapped_column(LargeBinary)
     row_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: cannot be encoded
     row_hash: Mapped[str | None] = mapped_column(String(64))
     optout_state: Mapped[str] = mapped_column(String(16))

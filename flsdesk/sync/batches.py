@@ -132,6 +132,7 @@ def insert_batch(
     # (insertmanyvalues), which cost more than the rest of a 50,000-row export.
     payload = [(seq, rid, ROW, h) for rid, h in row_list]
     payload += [(seq, rid, DELETED, None) for rid in deleted]
+    payload.sort(key=lambda row: row[1])  # in key order: each B-tree page is visited once
     if payload:
         conn.exec_driver_sql(
             "INSERT INTO export_rows (batch_seq, record_id, kind, row_hash) VALUES (?, ?, ?, ?)",

@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
 from flsdesk.datafiles import DataFileError
+
+if TYPE_CHECKING:
+    from flsdesk.store.store import Store
 
 
 def register(sub: Any) -> None:
@@ -45,7 +48,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_upload)
 
 
-def _open_store(ctx: Context):  # type: ignore[no-untyped-def]
+def _open_store(ctx: Context) -> Store:
     # Imported here: the store and the dataset are heavy, and --help must stay quick.
     from flsdesk.session import audit_user
     from flsdesk.store import unlock

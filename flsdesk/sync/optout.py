@@ -287,7 +287,7 @@ def _live(store: Store) -> list[tuple[int, str | None, OptoutFields, dict[str, A
     out = []
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT id, nhs_number, answers FROM records WHERE deleted_at IS NULL ORDER BY id"
+            "SELECT id, nhs_number, answers FROM records WHERE +deleted_at IS NULL ORDER BY id"
         ).all()
     for rid, nhs, text in rows:
         answers = json.loads(text)
