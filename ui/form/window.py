@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from flsdesk.dataset import Definition
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
 from flsdesk.store.store import Store
+from flsdesk.sync.export import was_exported
 from ui.form import values
 from ui.form.builder import (
     ERROR_COLOUR,
@@ -42,6 +43,7 @@ from ui.form.builder import (
     TabPage,
     build_form,
 )
+from ui.form.reason import EditReasonDialog
 
 log = logging.getLogger("ui.form")
 
@@ -88,10 +90,16 @@ class RecordWindow(QWidget):
         self._dirty = False
         self._save_problem = ""
         self._saved_at: datetime | None = None
+        # Once a record has gone to the FLS-DB, every later change carries a reason in the
+        # audit trail; it is asked once per opening of the form, at the first save.
+        self._exported = False
+        self.edit_reason: str | None = None
+        self.ask_edit_reason = self._ask_edit_reason  # tests replace this hook
         if record_id is not None:
             record = store.load(record_id)
             self._answers = dict(record.answers)
             self._read_only = record.deleted
+            self._exported = not record.deleted and was_exported(store, record_id)
         if prefill:
             # A new fracture for a known patient: shown at once, but the record is created only
             # when the person changes something (never a record nobody meant to make).
@@ -116,6 +124,12 @@ class RecordWindow(QWidget):
         self._build_form(store.definitions.for_answers(self._answers))
         self._refresh()
         self._set_indicator(_READ_ONLY if self._read_only else _SAVED if record_id else _NEW)
+        if self._exported:
+            self.banner.setText(
+                "This record has been sent to the FLS-DB. A change asks for a short reason, kept "
+                "in the audit trail; export it again so the webtool has the correction."
+            )
+            self.banner.show()
         if self._dirty:
             self._timer.start(AUTOSAVE_MS)
         first = tab if tab in self._form_definition.tabs_by_id else self._form_definition.tabs[0].id
@@ -562,7 +576,9 @@ class RecordWindow(QWidget):
                 # Evaluate again with the id, so the new record is not its own duplicate.
                 evaluation = self.store.evaluate(snapshot, self.record_id)
             else:
-                evaluation = self.store.save(self.record_id, snapshot)
+                if self._exported and self.edit_reason is None:
+                    self.edit_reason = self.ask_edit_reason()
+                evaluation = self.store.save(self.record_id, snapshot, reason=self.edit_reason)
         except Exception as exc:  # any failure must show, and the answers stay pending
             log.error("record %s not saved (%s)", self.record_id, type(exc).__name__)
             self._save_problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -575,6 +591,12 @@ class RecordWindow(QWidget):
         self._refresh(evaluation)
         self.saved.emit(self.record_id)
         return True
+
+    def _ask_edit_reason(self) -> str:
+        """Ask why an exported record changes; a person who will not say still keeps the edit."""
+        dialog = EditReasonDialog(self)
+        dialog.exec()
+        return dialog.reason()
 
     def _set_indicator(self, state: str) -> None:
         colour = "#5f6368"
