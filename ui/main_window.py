@@ -33,15 +33,20 @@ from flsdesk import patient_list as pl
 from flsdesk.paths import AppPaths
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
+from flsdesk.sync import export
 from ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
+from ui.export_dialog import ExportDialog
 from ui.followups_view import FollowupsPage
 from ui.idle import IdleWatcher
+from ui.optout_dialog import OptoutDialog
+from ui.outbox_view import OutboxPage
 from ui.patient_model import PatientTableModel
 from ui.rows_model import RowsModel
 
 log = logging.getLogger("ui.main")
 
-PATIENTS, FOLLOWUPS, DELETED, DUPLICATES = "patients", "followups", "deleted", "duplicates"
+PATIENTS, FOLLOWUPS, OUTBOX = "patients", "followups", "outbox"
+DELETED, DUPLICATES = "deleted", "duplicates"
 
 
 def _table(name: str) -> QTableView:
@@ -212,10 +217,12 @@ class MainWindow(QMainWindow):
             ),
         )
         self.followups = FollowupsPage(store)
+        self.outbox = OutboxPage(store)
         self.deleted = DeletedPage()
         self.duplicates = DuplicatesPage()
         self.pages.addTab(self.patients, "Patients")
         self.pages.addTab(self.followups, "Follow-ups")
+        self.pages.addTab(self.outbox, "Outbox")
         self.pages.addTab(self.deleted, "Deleted records")
         self.pages.addTab(self.duplicates, "Possible duplicates")
         self.locked = QLabel(
@@ -226,6 +233,8 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.pages)
         self.stack.addWidget(self.locked)
         self.setCentralWidget(self.stack)
+        self.export_age = QLabel(objectName="status_export_age")
+        self.statusBar().addPermanentWidget(self.export_age)
         self.followup_counts = QLabel(objectName="status_followups")
         self.statusBar().addPermanentWidget(self.followup_counts)
         self.counts = QLabel(objectName="status_counts")
@@ -244,6 +253,7 @@ class MainWindow(QMainWindow):
         )
         self.followups.counts_changed.connect(self._followup_counts_changed)
         self.followups.records_changed.connect(self.refresh)
+        self.outbox.uploaded.connect(lambda _batch: self.refresh_export_age())
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -325,6 +335,25 @@ class MainWindow(QMainWindow):
             None,
             "Records sharing an NHS number and date of diagnosis",
         )
+        self.act_export = a(
+            "Export for FLS-DB",
+            self.show_export,
+            "Ctrl+E",
+            "Prepare the FLS-DB import file: everything new or changed since "
+            "the last export (one click to the report, one more to save)",
+        )
+        self.act_outbox = a(
+            "Outbox",
+            lambda: self.show_page(OUTBOX),
+            None,
+            "Every export and whether it was uploaded",
+        )
+        self.act_optout = a(
+            "National Data Opt-out…",
+            self.show_optout,
+            None,
+            "List the NHS numbers to check; read back the opted-out list",
+        )
         self.act_settings = a("Settings…", self.show_settings, None, "Service settings")
         self.act_about = a(
             "About flsdesk", self.show_about, None, "Versions and the definition files in use"
@@ -337,6 +366,9 @@ class MainWindow(QMainWindow):
             file_menu.addAction(act)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
+        fls_menu = self.menuBar().addMenu("FLS-&DB")
+        for act in (self.act_export, self.act_outbox, self.act_optout):
+            fls_menu.addAction(act)
         record_menu = self.menuBar().addMenu("&Record")
         for act in (self.act_open, self.act_find, self.act_delete, self.act_audit):
             record_menu.addAction(act)
@@ -352,6 +384,8 @@ class MainWindow(QMainWindow):
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         for act in (self.act_new, self.act_find, self.act_delete):
             bar.addAction(act)
+        bar.addSeparator()
+        bar.addAction(self.act_export)
         bar.addSeparator()
         for act in (self.act_followups, self.act_deleted, self.act_duplicates):
             bar.addAction(act)
@@ -381,6 +415,7 @@ class MainWindow(QMainWindow):
             self.refresh_duplicates()
 
     def refresh_counts(self) -> None:
+        self.refresh_export_age()
         s = pl.summary(self.store.engine)
         self.counts.setText(
             f"{s.total} records · {s.drafts} drafts · {s.needs_correction} need correction"
@@ -394,6 +429,17 @@ class MainWindow(QMainWindow):
             self.pages.indexOf(self.followups), f"Follow-ups ({due + overdue} due or overdue)"
         )
         self.followup_counts.setText(f"Follow-ups: {due} due · {overdue} overdue")
+
+    def refresh_export_age(self) -> None:
+        days = export.days_since_last_export(self.store, self.store.today())
+        if days is None:
+            self.export_age.setText("Never exported")
+        else:
+            self.export_age.setText(
+                "Exported today" if days == 0 else f"{days} days since the last export"
+            )
+        # The FLS-DB asks for an upload at least monthly (FAQ 8).
+        self.export_age.setStyleSheet("color: #b00020" if days is None or days > 31 else "")
 
     def refresh_deleted(self) -> None:
         self.deleted.model.set_items(self.store.deleted_records())
@@ -425,6 +471,7 @@ class MainWindow(QMainWindow):
         page = {
             PATIENTS: self.patients,
             FOLLOWUPS: self.followups,
+            OUTBOX: self.outbox,
             DELETED: self.deleted,
             DUPLICATES: self.duplicates,
         }
@@ -535,6 +582,26 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(self._title())
             self.idle.minutes = float(self.store.get_setting("idle_lock_minutes", 10) or 10)
             self.statusBar().showMessage("Settings saved.", 5000)
+
+    def _track(self, window: QWidget) -> QWidget:
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.open_windows.append(window)
+        window.destroyed.connect(lambda *_: self._forget(window))
+        window.show()
+        return window
+
+    def show_export(self) -> QWidget:
+        dialog = ExportDialog(self.store, self)
+        dialog.open_record_requested.connect(lambda rid: self.open_record(rid))
+        dialog.exported.connect(lambda _batch: (self.outbox.refresh(), self.refresh_export_age()))
+        dialog.uploaded.connect(lambda _batch: (self.outbox.refresh(), self.refresh_export_age()))
+        return self._track(dialog)
+
+    def show_optout(self) -> QWidget:
+        dialog = OptoutDialog(self.store, self)
+        dialog.open_record_requested.connect(lambda rid: self.open_record(rid))
+        dialog.records_changed.connect(self.schedule_refresh)
+        return self._track(dialog)
 
     def show_about(self) -> None:
         AboutDialog(self.store, self.paths, self).exec()

@@ -466,3 +466,21 @@ def test_followups_tab_lists_owed_followups_and_opens_the_followup_tab(qtbot, st
     col = [c.key for c in model.columns].index("next_followup")
     row = model.row_of(record_id)
     assert model.index(row, col).data().startswith("16-week")
+
+
+def test_export_action_outbox_and_days_since_export(qtbot, window, store, tmp_path):
+    from flsdesk.sync.export import Scope, export
+
+    assert window.export_age.text() == "Never exported"
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    dialogs = [w for w in window.open_windows if w.objectName() == "export_dialog"]
+    assert len(dialogs) == 1
+    dialogs[0].close()
+    _plan, result = export(store, Scope.all(), tmp_path / "fls.csv")
+    assert result is not None
+    window.refresh()
+    assert window.export_age.text() == "Exported today"
+    window.act_outbox.trigger()
+    assert window.pages.currentWidget() is window.outbox
+    window.outbox.refresh()
+    assert window.outbox.model.rowCount() == 1
