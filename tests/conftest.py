@@ -8,11 +8,11 @@ import os
 # Before anything imports Qt: without a display Qt would abort.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import keyring  # noqa: E402
-import keyring.backend  # noqa: E402
-import pytest  # noqa: E402
-from keyring.backends import fail  # noqa: E402
-from keyring.errors import PasswordDeleteError  # noqa: E402
+import keyring
+import keyring.backend
+import pytest
+from keyring.backends import fail
+from keyring.errors import PasswordDeleteError
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
