@@ -1024,14 +1024,14 @@ HEADER_STYLE_WORDS = {
 }
 
 
-def _day(iso: str | None) -> str:
+def day_text(iso: str | None) -> str:
     parsed = parse_iso_date(iso)
     return parsed.strftime("%d/%m/%Y") if parsed else "-"
 
 
 def row_summary(r: RowResult) -> str:
     """One row's outcome in a sentence (the table's "details" column uses it too)."""
-    who = f"NHS {r.nhs_number or '-'}, diagnosed {_day(r.diagnosed)}"
+    who = f"NHS {r.nhs_number or '-'}, diagnosed {day_text(r.diagnosed)}"
     if r.outcome == NEW:
         return f"new record ({who})"
     if r.outcome == UPDATED:
