@@ -639,25 +639,27 @@ def _plan_rows(
     total = len(body)
     definitions = store.definitions
 
-    def tick(done: int) -> None:
+    def tick(done: int, report: bool) -> None:
         if cancel is not None and done % 250 == 0 and cancel():
             raise ImportCancelled("The import was cancelled; nothing was changed.")
-        if progress is not None and (done % 500 == 0 or done == total):
+        # Progress counts the rows evaluated (pass 2): reading the cells is the cheap part.
+        if report and progress is not None and (done % 500 == 0 or done == total):
             progress(done, total)
 
-    # Pass 1: cells to answers, the row's own evaluation, its key.
-    parsed: list[tuple[_Row, Evaluation | None]] = []
+    # Pass 1: cells to answers, and each row's key. The key is read from the row's values
+    # directly (the key questions apply to every record); pass 2 evaluates each row once and
+    # refuses a row whose evaluated key differs.
+    parsed: list[tuple[_Row, str | None]] = []
     by_key: dict[str, list[int]] = defaultdict(list)
     for n, (line, row) in enumerate(body, 1):
-        tick(n)
+        tick(n, False)
         r = _read_row(line, row, width, read, cells, definitions)
-        ev = None
+        key = None
         if not r.problems:
-            row_def = definitions.for_answers(r.values)
-            ev = evaluate(row_def, r.values, today, hooks=hooks)
-            if ev.key is not None:
-                by_key[ev.key].append(len(parsed))
-        parsed.append((r, ev))
+            key = definitions.for_answers(r.values).record_key(r.values, today)
+            if key is not None:
+                by_key[key].append(len(parsed))
+        parsed.append((r, key))
 
     matched_ids = [
         ids[0]
@@ -666,17 +668,19 @@ def _plan_rows(
     ]
     stored = _load_answers(store, matched_ids)
     columns_of = {c.question: c.header for c in read}
+    nhs_role, diagnosed_role = definition.role("nhs_number"), definition.role("diagnosed")
 
     # Pass 2: match, merge, evaluate what would be stored.
-    for r, ev in parsed:
+    for n, (r, key) in enumerate(parsed, 1):
+        tick(n, True)
         result = RowResult(line=r.line, outcome=REJECTED, problems=list(r.problems))
         plan.rows.append(result)
-        if ev is None:
+        if r.problems:
             continue
-        result.nhs_number = _text(ev.effective.get(definition.role("nhs_number")))
-        result.diagnosed = _text(ev.effective.get(definition.role("diagnosed")))
-        key = ev.key
+        result.nhs_number = _text(r.values.get(nhs_role))
+        result.diagnosed = _text(r.values.get(diagnosed_role))
         if key is None:
+            ev = evaluate(definitions.for_answers(r.values), r.values, today, hooks=hooks)
             result.problems.extend(_key_problems(r, ev, definition, columns_of, today))
             continue
         twins = [parsed[i][0].line for i in by_key[key] if parsed[i][0] is not r]
@@ -687,7 +691,7 @@ def _plan_rows(
                     r.line,
                     "",
                     None,
-                    f"Another row of the file has the same {_key_words(definition, ev)} "
+                    f"Another row of the file has the same {_key_words(definition, key)} "
                     f"(line {others}): both are rejected; keep one.",
                 )
             )
@@ -720,7 +724,7 @@ def _plan_rows(
         record_id = live[0] if live else None
         old = stored.get(record_id, {}) if record_id is not None else {}
         result.record_id = record_id
-        final, final_def, final_ev = _merge(r, old, definitions, today, hooks, record_id, ev)
+        final, final_def, final_ev = _merge(r, old, definitions, today, hooks, record_id)
         result.warnings.extend(_hidden_warnings(r, final_ev, columns_of))
         result.warnings.extend(_messages(final_ev, r, columns_of, final_ev.warnings))
         bad_hidden = _bad_hidden(r, final_ev, final_def, columns_of)
@@ -812,13 +816,13 @@ def _merge(
     today: date,
     hooks: _Hooks,
     record_id: int | None,
-    row_ev: Evaluation,
 ) -> tuple[dict[str, Any], Definition, Evaluation]:
     """The answers to store: the record's, the file's values over them, and each empty cell
     clearing its question when the question applies (a kept hidden answer stays)."""
     if record_id is None:
-        # A new record: the row's own answers, already evaluated (no other record has its key).
-        return dict(r.values), definitions.for_answers(r.values), row_ev
+        # A new record: the row's own answers (no live record has its key).
+        definition = definitions.for_answers(r.values)
+        return dict(r.values), definition, evaluate(definition, r.values, today, hooks=hooks)
     final = dict(old)
     for key, value in r.values.items():
         before = final.get(key)
@@ -840,8 +844,8 @@ def _merge(
     return final, definition, evaluate(definition, final, today, hooks=hooks, record_id=record_id)
 
 
-def _key_words(definition: Definition, ev: Evaluation) -> str:
-    parts = ev.key.split("|") if ev.key else []
+def _key_words(definition: Definition, key: str) -> str:
+    parts = key.split("|")
     keys = [p.split("=", 1)[0] for p in parts]
     return " + ".join(definition.questions[k].label for k in keys if k in definition.questions)
 
