@@ -242,11 +242,15 @@ class ImportDialog(QDialog):
         self.table.setAccessibleName("Import report")
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        # File order: the header's ignored columns (line 1), then the rows as the file has them.
+        self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
         self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # Fitting columns to 50,000 rows would freeze the window; a sample of rows is enough.
+        header.setResizeContentsPrecision(300)
         header.setStretchLastSection(True)
         layout.addWidget(self.table, 1)
 
