@@ -450,3 +450,29 @@ def test_export_import_export_gives_the_same_bytes(
         assert again.counts == {"new": 0, "updated": 0, "unchanged": 5, "rejected": 0}
     finally:
         empty.close()
+
+
+def test_a_rejected_update_leaves_its_record_alone(store: Store, tmp_path: Path) -> None:
+    rid = store.new_record(complete_answers(NHS_A))
+    before = store.load(rid)
+    bad = cells_from_answers(before.answers) | {"1.05": "Yes", "2.01": "999"}  # out of range
+    plan = importer.read_plan(store, write_csv(tmp_path, [bad, base_row(NHS_B)]))
+    assert [r.outcome for r in plan.rows] == ["rejected", "new"]
+    importer.apply(store, plan, skip_invalid=True)
+    after = store.load(rid)
+    assert after.answers == before.answers and after.updated_at == before.updated_at
+    assert [e.action for e in store.audit_trail(rid)] == ["create"]
+
+
+def test_mixed_headers_and_a_second_column_for_one_question(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        f"1.01 NHSNumber,DOB,1.09 Date Index Frac Diagnosed,NHS No\r\n"
+        f"{NHS_A},04/03/1950,10/01/2024,{NHS_B}\r\n",
+        encoding="utf-8",
+    )
+    plan = importer.read_plan(store, path)
+    assert plan.header_style == "mixed"
+    (second,) = plan.ignored_columns
+    assert second.header == "NHS No" and "second column for the same question" in second.reason
+    assert _only(plan).nhs_number == NHS_A
