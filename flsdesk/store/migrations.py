@@ -241,10 +241,18 @@ CREATE TABLE export_row_cache (
 """,
 )
 
+_schema_4 = _statements(
+    """
+CREATE INDEX ix_records_list ON records (deleted_at, status, diagnosed, nhs_number, name, """
+    """hospital_number, date_of_birth, site, missing_count)
+""",
+)
+
 STEPS: tuple[Step, ...] = (
     Step(1, "records, audit trail, settings, meta", _schema_1),
     Step(2, "follow-up call attempts and worklist indexes", _schema_2),
     Step(3, "export batches, rows sent, opt-out lists, export row cache", _schema_3),
+    Step(4, "covering index for the patient list", _schema_4),
 )
 
 CURRENT_SCHEMA = STEPS[-1].number
