@@ -9,7 +9,6 @@ the store cannot be opened.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -17,8 +16,6 @@ from typing import Any
 
 from flsdesk import followups
 from flsdesk.cli import EXIT_OK, EXIT_USAGE, CliError, Context
-
-INITIALS_ENV = "FLSDESK_INITIALS"
 
 
 def _day(text: str) -> date:
@@ -68,9 +65,7 @@ def _table(rows: list[followups.FollowupRow]) -> str:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     # Imported here: the store pulls in SQLAlchemy and the dataset, which --help does not need.
-    from flsdesk.session import audit_user
-    from flsdesk.store import unlock
-    from flsdesk.store.store import Store
+    from flsdesk.session import open_store_for_command
 
     target: Path | None = None
     if args.csv:
@@ -78,9 +73,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         # Checked before unlocking, so a typo costs nothing.
         if target.is_dir() or not target.parent.is_dir():
             raise CliError(f"Cannot write {target}: no such folder, or it is a folder.", EXIT_USAGE)
-    key = unlock.unlock(ctx.paths)
-    user = audit_user(os.environ.get(INITIALS_ENV) or "CLI")
-    with Store.open(ctx.paths, key, user) as store:
+    with open_store_for_command(ctx.paths) as store:
         on = args.on or store.today()
         states = followups.STATE_CHOICES[args.state]
         try:

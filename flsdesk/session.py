@@ -129,6 +129,18 @@ def key_from_environment(paths: AppPaths) -> bytes | None:
     return None
 
 
+INITIALS_ENV = "FLSDESK_INITIALS"
+
+
+def open_store_for_command(paths: AppPaths) -> Store:
+    """Unlock as the CLI spec says (environment, keyring, terminal) and open the store; the
+    audit trail names FLSDESK_INITIALS, or "CLI", with the OS account."""
+    from flsdesk.store import unlock
+
+    key = unlock.unlock(paths)
+    return Store.open(paths, key, audit_user(os.environ.get(INITIALS_ENV) or "CLI"))
+
+
 def open_store(
     paths: AppPaths,
     data_key: bytes,

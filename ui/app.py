@@ -22,8 +22,6 @@ from ui.wizard import SetupWizard
 
 log = logging.getLogger("ui.app")
 
-INITIALS_ENV = "FLSDESK_INITIALS"
-
 
 @dataclass
 class Started:
@@ -55,7 +53,7 @@ def first_run(paths: AppPaths) -> Started | None:
 
 def open_existing(paths: AppPaths) -> Started | None:
     """Unlock (environment, remembered key or dialog) and open; None when the user gave up."""
-    initials = os.environ.get(INITIALS_ENV, "")
+    initials = os.environ.get(session.INITIALS_ENV, "")
     try:
         data_key = session.key_from_environment(paths)
     except WrongKey as exc:

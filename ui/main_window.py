@@ -38,6 +38,7 @@ from ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, Set
 from ui.export_dialog import ExportDialog
 from ui.followups_view import FollowupsPage
 from ui.idle import IdleWatcher
+from ui.import_dialog import ImportDialog
 from ui.optout_dialog import OptoutDialog
 from ui.outbox_view import OutboxPage
 from ui.patient_model import PatientTableModel
@@ -348,6 +349,13 @@ class MainWindow(QMainWindow):
             None,
             "Every export and whether it was uploaded",
         )
+        self.act_import = a(
+            "Import…",
+            self.show_import,
+            None,
+            "Bring records in from an FLS-DB import CSV or a webtool export "
+            "(a dry-run report first; nothing changes until you apply)",
+        )
         self.act_optout = a(
             "National Data Opt-out…",
             self.show_optout,
@@ -367,7 +375,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         fls_menu = self.menuBar().addMenu("FLS-&DB")
-        for act in (self.act_export, self.act_outbox, self.act_optout):
+        for act in (self.act_export, self.act_outbox, self.act_import, self.act_optout):
             fls_menu.addAction(act)
         record_menu = self.menuBar().addMenu("&Record")
         for act in (self.act_open, self.act_find, self.act_delete, self.act_audit):
@@ -595,6 +603,11 @@ class MainWindow(QMainWindow):
         dialog.open_record_requested.connect(lambda rid: self.open_record(rid))
         dialog.exported.connect(lambda _batch: (self.outbox.refresh(), self.refresh_export_age()))
         dialog.uploaded.connect(lambda _batch: (self.outbox.refresh(), self.refresh_export_age()))
+        return self._track(dialog)
+
+    def show_import(self) -> QWidget:
+        dialog = ImportDialog(self.store, self)
+        dialog.imported.connect(self.refresh)
         return self._track(dialog)
 
     def show_optout(self) -> QWidget:

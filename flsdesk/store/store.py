@@ -14,7 +14,8 @@ import json
 import logging
 import threading
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -282,6 +283,13 @@ class Store:
                 normalise_answers(answers), StoreHooks(conn), record_id
             )
         return ev
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """One transaction under the store's one-writer lock, for modules that write their own
+        tables (export batches, import): the GUI thread and a worker never interleave writes."""
+        with self._write, self.engine.begin() as conn:
+            yield conn
 
     # -- records ------------------------------------------------------------------------------
 

@@ -200,7 +200,7 @@ def find_by_sha256(store: Store, sha256: str) -> Batch | None:
 
 def record_external(store: Store, path: Path, sha256: str) -> Batch:
     """A file to upload that no export recorded gets a batch (and so a fresh id) of its own."""
-    with store._write, store.engine.begin() as conn:
+    with store.write_transaction() as conn:
         insert_batch(
             conn,
             batch_id=new_batch_id(),
@@ -236,7 +236,7 @@ def set_state(
         values["failure"] = failure
     if attempts is not None:
         values["attempts"] = attempts
-    with store._write, store.engine.begin() as conn:
+    with store.write_transaction() as conn:
         conn.execute(
             update(batches_table).where(batches_table.c.batch_id == batch_id).values(values)
         )

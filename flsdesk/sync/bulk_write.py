@@ -68,7 +68,7 @@ def write_many(
     done = 0
     new_ids: list[int] = []
     # The store's one-writer lock: the GUI thread and a worker share the store (as export does).
-    with store._write, store.engine.begin() as conn:
+    with store.write_transaction() as conn:
         if check is not None:
             check(conn)
         now = store.now()

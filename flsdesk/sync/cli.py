@@ -7,7 +7,6 @@ the terminal because the user asked to see them; the log only ever gets counts a
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
 from flsdesk.datafiles import DataFileError
 
 if TYPE_CHECKING:
-    from flsdesk.store.store import Store
+    pass
 
 
 def register(sub: Any) -> None:
@@ -48,16 +47,6 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_upload)
 
 
-def _open_store(ctx: Context) -> Store:
-    # Imported here: the store and the dataset are heavy, and --help must stay quick.
-    from flsdesk.session import audit_user
-    from flsdesk.store import unlock
-    from flsdesk.store.store import Store
-
-    key = unlock.unlock(ctx.paths)
-    return Store.open(ctx.paths, key, audit_user(os.environ.get("FLSDESK_INITIALS", "CLI")))
-
-
 def _fmt_date(value: Any) -> str:
     return value.strftime("%d/%m/%Y") if value else "-"
 
@@ -80,7 +69,9 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
     out = Path(args.out).expanduser()
     if not args.dry_run and not out.parent.is_dir():
         raise CliError(f"The folder {out.parent} does not exist.", EXIT_USAGE)
-    with _open_store(ctx) as store:
+    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
+
+    with open_store_for_command(ctx.paths) as store:
         try:
             profile = load_export_profile(
                 args.profile or store.get_setting("export_profile") or None, ctx.paths
@@ -146,7 +137,9 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
     path = Path(args.file).expanduser()
     if not path.is_file():
         raise CliError(f"There is no file {path}.", EXIT_USAGE)
-    with _open_store(ctx) as store:
+    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
+
+    with open_store_for_command(ctx.paths) as store:
         try:
             result = up.upload_file(
                 store,

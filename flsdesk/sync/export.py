@@ -810,7 +810,7 @@ def write(
     def commit(replace: Callable[[], None]) -> None:
         # The batch and the rename in one step: the transaction commits only once the file is
         # in place, and a failed rename rolls the batch back.
-        with store._write, store.engine.begin() as conn:  # the store's one-writer lock
+        with store.write_transaction() as conn:
             batches.insert_batch(
                 conn,
                 batch_id=batch_id,

@@ -11,14 +11,11 @@ cannot be read; 3 the store cannot be opened.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
-
-INITIALS_ENV = "FLSDESK_INITIALS"
 
 
 def register(sub: Any) -> None:
@@ -41,16 +38,6 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _open_store(ctx: Context):  # type: ignore[no-untyped-def]
-    # Imported here: the store and the dataset are heavy, and --help must stay quick.
-    from flsdesk.session import audit_user
-    from flsdesk.store import unlock
-    from flsdesk.store.store import Store
-
-    key = unlock.unlock(ctx.paths)
-    return Store.open(ctx.paths, key, audit_user(os.environ.get(INITIALS_ENV, "CLI")))
-
-
 def _print(ctx: Context, text: str) -> None:
     # sys.stdout at call time (Context's default was bound when the module loaded).
     print(text, file=sys.stdout)
@@ -64,7 +51,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # Before unlocking: a mistyped file name should not cost a passphrase prompt.
     if not path.is_file():
         raise CliError(f"Cannot read {path}: there is no such file.", EXIT_USAGE)
-    with _open_store(ctx) as store:
+    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
+
+    with open_store_for_command(ctx.paths) as store:
         try:
             plan = importer.read_plan(store, path)
         except DataFileError as exc:

@@ -132,7 +132,7 @@ def write_unchecked_list(store: Store, path: Path) -> UncheckedList:
     list_id: list[int] = []
 
     def commit(replace: Callable[[], None]) -> None:
-        with store._write, store.engine.begin() as conn:  # the store's one-writer lock
+        with store.write_transaction() as conn:
             list_id.append(
                 int(
                     conn.execute(
@@ -235,7 +235,7 @@ def apply_result(
         if progress:
             progress(done, len(changes))
     if pending:
-        with store._write, store.engine.begin() as conn:  # the store's one-writer lock
+        with store.write_transaction() as conn:
             conn.execute(
                 update(lists_table)
                 .where(lists_table.c.id == pending[0])

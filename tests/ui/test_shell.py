@@ -484,3 +484,12 @@ def test_export_action_outbox_and_days_since_export(qtbot, window, store, tmp_pa
     assert window.pages.currentWidget() is window.outbox
     window.outbox.refresh()
     assert window.outbox.model.rowCount() == 1
+
+
+def test_import_and_optout_dialogs_open_from_the_fls_db_menu(qtbot, window):
+    window.act_import.trigger()
+    window.act_optout.trigger()
+    names = {w.objectName() for w in window.open_windows}
+    assert {"import_dialog", "optout_dialog"} <= names
+    for w in list(window.open_windows):
+        w.close()
