@@ -32,10 +32,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
-import tempfile
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -56,6 +53,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from flsdesk import files
 from flsdesk.dataset import Definition, DefinitionSet, FollowupWindow
 from flsdesk.patient_list import format_nhs
 from flsdesk.rules import Evaluation
@@ -622,44 +620,10 @@ def call_sheet_csv(rows: Sequence[FollowupRow]) -> str:
     return buffer.getvalue()
 
 
-@contextmanager
-def private_output(path: Path | str) -> Iterator[Path]:
-    """A temporary path to write a file into; on success it replaces ``path`` atomically.
-
-    The temporary file is created 0600 in the target's folder (``mkstemp``), so the content is
-    never readable by others, a reader never sees half a file, and a failure leaves the old file
-    (if any) untouched. For writers that want a file name (Qt's PDF printer) rather than text.
-    """
-    target = Path(path).expanduser()
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        if os.name == "posix":
-            os.chmod(tmp, 0o600)  # a writer that re-created the file may have widened it
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_private_file(path: Path | str, text: str, encoding: str = "utf-8-sig") -> Path:
-    """Write ``text`` atomically to a file readable by its owner only (0600 on POSIX).
-
-    UTF-8 with a BOM by default: a spreadsheet then reads accented names right.
-    """
-    target = Path(path).expanduser()
-    with private_output(target) as tmp, open(tmp, "w", encoding=encoding, newline="") as fh:
-        fh.write(text)
-    return target
-
-
 def write_call_sheet_csv(path: Path | str, rows: Sequence[FollowupRow]) -> Path:
-    written = write_private_file(path, call_sheet_csv(rows))
+    # UTF-8 with a BOM: a spreadsheet then reads accented names right.
+    written = Path(path).expanduser()
+    files.write_text(written, call_sheet_csv(rows), encoding="utf-8-sig")
     log.info("follow-up call sheet written: %d row(s)", len(rows))
     return written
 
@@ -696,9 +660,7 @@ __all__ = [
     "labels",
     "log_call_attempt",
     "next_followups",
-    "private_output",
     "state_text",
     "worklist",
     "write_call_sheet_csv",
-    "write_private_file",
 ]

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flsdesk import files
 from flsdesk import followups as fu
 from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
@@ -626,7 +627,7 @@ class FollowupsPage(QWidget):
         printer = self._printer()
         printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
         try:
-            with fu.private_output(target) as tmp:
+            with files.private_path(target) as tmp:
                 printer.setOutputFileName(str(tmp))
                 self._document().print_(printer)
         except OSError as exc:

@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 import sqlcipher3
 
 from flsdesk import __version__
+from flsdesk.files import fsync_folder
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.store import keys, migrations
 from flsdesk.store.engine import connect
@@ -72,16 +73,6 @@ def _timestamp() -> str:
 
 def default_backup_name(prefix: str = "flsdesk-backup-") -> str:
     return f"{prefix}{_timestamp()}{SUFFIX}"
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _private_tmp(folder: Path, prefix: str, suffix: str) -> Path:
@@ -135,7 +126,7 @@ def snapshot(src_db: Path, key: bytes, dest: Path, key_file: Path | None = None)
             source.close()
         _write_container(tmp_out, tmp_db, doc)
         os.replace(tmp_out, dest)
-        _fsync_dir(dest.parent)
+        fsync_folder(dest.parent)
     finally:
         _remove_sqlite_files(tmp_db)
         tmp_out.unlink(missing_ok=True)
@@ -332,7 +323,7 @@ def recover_interrupted_restore(paths: AppPaths) -> bool:
             if _before(path).exists():
                 os.replace(_before(path), path)
         log.warning("an interrupted restore was undone; the previous store is back")
-    _fsync_dir(paths.data_dir)
+    fsync_folder(paths.data_dir)
     return True
 
 
@@ -391,11 +382,11 @@ def _swap_in(paths: AppPaths, new_db: Path, new_key: Path) -> None:
             if path.exists():
                 os.replace(path, _before(path))
                 moved.append(path)
-        _fsync_dir(paths.data_dir)
+        fsync_folder(paths.data_dir)
         os.replace(new_key, paths.key_file)
         os.replace(new_db, paths.database)
         done = True  # from here on the restore has happened
-        _fsync_dir(paths.data_dir)
+        fsync_folder(paths.data_dir)
     except BaseException:
         if not done:
             if paths.key_file not in moved and not new_key.exists():
@@ -406,4 +397,4 @@ def _swap_in(paths: AppPaths, new_db: Path, new_key: Path) -> None:
         raise
     for path in reversed(_store_files(paths)):
         _before(path).unlink(missing_ok=True)
-    _fsync_dir(paths.data_dir)
+    fsync_folder(paths.data_dir)

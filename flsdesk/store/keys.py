@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from flsdesk.files import fsync_folder
 from flsdesk.store.errors import KeyringUnavailable, NoStore, StoreDamaged, WrongKey
 
 log = logging.getLogger("flsdesk.store")
@@ -269,20 +270,9 @@ def write_key_document(key_file: Path, doc: dict[str, Any], *, exclusive: bool =
                 os.replace(tmp, key_file)
         else:
             os.replace(tmp, key_file)
-        _fsync_dir(key_file.parent)
+        fsync_folder(key_file.parent)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable on POSIX; Windows cannot open a folder for fsync.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_key_document(key_file: Path) -> dict[str, Any]:

@@ -28,10 +28,10 @@ from typing import Any, NamedTuple
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, Question, parse_iso_date
+from flsdesk.files import WriteError, atomic_write
 from flsdesk.rules import NEEDS_CORRECTION, applicability
 from flsdesk.store.store import Store
 from flsdesk.sync import batches
-from flsdesk.sync.files import WriteError, atomic_write
 from flsdesk.sync.optout import OptoutFields
 from flsdesk.sync.profiles import ExportProfile, load_export_profile
 

@@ -31,11 +31,11 @@ from sqlalchemy import insert, select, update
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, parse_iso_date
+from flsdesk.files import atomic_write
 from flsdesk.rules import applicability, nhs_number_valid
 from flsdesk.store.models import OptoutList
 from flsdesk.store.store import Store
 from flsdesk.sync import batches
-from flsdesk.sync.files import atomic_write
 
 log = logging.getLogger("flsdesk.sync")
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from flsdesk.files import TEMP_PREFIX
 from flsdesk.store.store import Store
 from flsdesk.sync import batches
 from flsdesk.sync import export as ex
-from flsdesk.sync.files import TEMP_PREFIX
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     TEST_USER,
@@ -35,7 +35,7 @@ CHILD = textwrap.dedent(
     from flsdesk.paths import resolve
     from flsdesk.store.store import Store
     from flsdesk.sync import export as ex
-    from flsdesk.sync import files
+    from flsdesk import files
 
     real_fsync = files.os.fsync
 

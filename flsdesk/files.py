@@ -14,10 +14,11 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-log = logging.getLogger("flsdesk.sync")
+log = logging.getLogger("flsdesk.files")
 
 TEMP_PREFIX = ".flsdesk-write-"
 TEMP_SUFFIX = ".tmp"
@@ -35,7 +36,8 @@ def _remove_leftovers(folder: Path) -> None:
             log.info("removed a temporary file left by an interrupted write")
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); a no-op elsewhere."""
     if os.name != "posix":
         return  # Windows cannot open a folder for fsync; NTFS journals the rename itself
     fd = os.open(folder, os.O_RDONLY)
@@ -87,7 +89,7 @@ def atomic_write(
                 ) from None
             if os.name == "posix":
                 os.chmod(path, 0o600)
-            _fsync_folder(folder)
+            fsync_folder(folder)
 
         if commit is None:
             replace()
@@ -98,3 +100,33 @@ def atomic_write(
             tmp.unlink()
         raise
     return digest.hexdigest()
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> str:
+    """Write ``text`` atomically to a file readable by its owner only; returns its SHA-256."""
+    return atomic_write(Path(path), [text.encode(encoding)])
+
+
+@contextmanager
+def private_path(path: Path | str) -> Iterator[Path]:
+    """A temporary path for writers that need a file name (Qt's PDF printer); on success it
+    replaces ``path`` atomically, 0600, like ``atomic_write``; on failure nothing changes."""
+    target = Path(path).expanduser()
+    folder = target.parent
+    if not folder.is_dir():
+        raise WriteError(f"The folder {folder} does not exist.")
+    _remove_leftovers(folder)
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        if os.name == "posix":
+            os.chmod(tmp, 0o600)  # a writer that re-created the file may have widened it
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        fsync_folder(folder)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
