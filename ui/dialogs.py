@@ -8,17 +8,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSpinBox,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -30,16 +27,7 @@ from flsdesk.datafiles import KIND_FOLDERS, find
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
 from flsdesk.store.store import Store
-
-
-def _buttons(dialog: QDialog, ok_text: str = "OK") -> QDialogButtonBox:
-    box = QDialogButtonBox(
-        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-    )
-    box.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
-    box.accepted.connect(dialog.accept)
-    box.rejected.connect(dialog.reject)
-    return box
+from ui.common import ok_cancel, read_only_table, reason_combo
 
 
 class DeleteDialog(QDialog):
@@ -57,18 +45,14 @@ class DeleteDialog(QDialog):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         form = QFormLayout()
-        self.reason = QComboBox(objectName="delete_reason")
-        self.reason.setAccessibleName("Reason")
-        self.reason.addItem("Choose a reason…", None)
-        for reason in DELETE_REASONS:
-            self.reason.addItem(reason, reason)
+        self.reason = reason_combo("delete_reason", DELETE_REASONS)
         self.note = QLineEdit(objectName="delete_note")
         self.note.setAccessibleName("Details")
         self.note.setPlaceholderText("Required for Other")
         form.addRow("Reason", self.reason)
         form.addRow("Details", self.note)
         layout.addLayout(form)
-        self.buttons = _buttons(self, "Delete")
+        self.buttons = ok_cancel(self, "Delete")
         layout.addWidget(self.buttons)
         self.reason.currentIndexChanged.connect(self._changed)
         self.note.textChanged.connect(self._changed)
@@ -137,7 +121,7 @@ class SettingsDialog(QDialog):
         self.problem.setStyleSheet("color: #b00020")
         self.problem.setWordWrap(True)
         layout.addWidget(self.problem)
-        layout.addWidget(_buttons(self, "Save"))
+        layout.addWidget(ok_cancel(self, "Save"))
 
     def _value(self, widget: QWidget) -> Any:
         if isinstance(widget, QCheckBox):
@@ -171,18 +155,6 @@ def _show_value(value: Any) -> str:
     return str(value)
 
 
-def _table(model: QStandardItemModel, name: str) -> QTableView:
-    view = QTableView(objectName=name)
-    view.setModel(model)
-    view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-    view.setWordWrap(True)
-    view.verticalHeader().hide()
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
-    return view
-
-
 class AuditDialog(QDialog):
     def __init__(self, store: Store, record_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -208,7 +180,7 @@ class AuditDialog(QDialog):
             )
         self.model = model
         layout = QVBoxLayout(self)
-        layout.addWidget(_table(model, "audit_table"))
+        layout.addWidget(read_only_table("audit_table", model))
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         box.rejected.connect(self.reject)
         layout.addWidget(box)
@@ -259,7 +231,7 @@ class RecordPanel(QWidget):
             title = tab.label
             if not evaluation.tab_applies.get(tab.id, True) and tab.not_applicable_label:
                 title = tab.not_applicable_label
-            tabs.addTab(_table(model, f"record_tab_{tab.id}"), title)
+            tabs.addTab(read_only_table(f"record_tab_{tab.id}", model), title)
 
 
 class RecordDialog(QDialog):

@@ -20,18 +20,15 @@ from typing import Any
 from PySide6.QtCore import QDate, QObject, Qt, QThread, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QDialog,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -42,6 +39,7 @@ from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
 from flsdesk.sync import export as ex
 from flsdesk.sync import upload as up
+from ui.common import read_only_table
 from ui.rows_model import RowsModel
 
 log = logging.getLogger("ui.export")
@@ -223,20 +221,6 @@ def upload_job(store: Store, path: Path) -> Callable[[ProgressFn, CancelFn], up.
     return job
 
 
-def make_table(name: str, model: RowsModel) -> QTableView:
-    view = QTableView(objectName=name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.verticalHeader().hide()
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.setTabKeyNavigation(False)
-    return view
-
-
 def _day(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
@@ -344,10 +328,10 @@ class ExportDialog(QDialog):
             ]
         )
         self.tabs = QTabWidget(objectName="export_tabs")
-        self.going_view = make_table("export_going", self.going_model)
-        self.held_view = make_table("export_held", self.held_model)
-        self.warnings_view = make_table("export_warnings", self.warnings_model)
-        self.deleted_view = make_table("export_deleted", self.deleted_model)
+        self.going_view = read_only_table("export_going", self.going_model)
+        self.held_view = read_only_table("export_held", self.held_model)
+        self.warnings_view = read_only_table("export_warnings", self.warnings_model)
+        self.deleted_view = read_only_table("export_deleted", self.deleted_model)
         held_page = QWidget()
         held_layout = QVBoxLayout(held_page)
         held_layout.addWidget(

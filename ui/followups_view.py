@@ -55,6 +55,7 @@ from flsdesk import followups as fu
 from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
+from ui.common import ok_cancel, reason_combo
 from ui.form.values import date_from_text
 
 log = logging.getLogger("ui.followups")
@@ -211,16 +212,6 @@ class DateField(QLineEdit):
         return not self.text().strip() or self.value() is not None
 
 
-def _ok_cancel(dialog: QDialog, ok_text: str) -> QDialogButtonBox:
-    box = QDialogButtonBox(
-        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-    )
-    box.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
-    box.accepted.connect(dialog.accept)
-    box.rejected.connect(dialog.reject)
-    return box
-
-
 def _problem_label(name: str) -> QLabel:
     label = QLabel(objectName=name)
     label.setStyleSheet("color: #b00020")
@@ -257,7 +248,7 @@ class CallAttemptDialog(QDialog):
         layout.addLayout(form)
         self.problem = _problem_label("call_problem")
         layout.addWidget(self.problem)
-        layout.addWidget(_ok_cancel(self, "Log"))
+        layout.addWidget(ok_cancel(self, "Log"))
         self.outcome.currentTextChanged.connect(self._outcome_changed)
 
     def _outcome_changed(self, outcome: str) -> None:
@@ -305,16 +296,12 @@ class EndFollowupDialog(QDialog):
         intro.setWordWrap(True)
         layout.addWidget(intro)
         form = QFormLayout()
-        self.reason = QComboBox(objectName="end_reason")
-        self.reason.setAccessibleName("Reason")
-        self.reason.addItem("Choose a reason…", None)
-        for reason in reasons:
-            self.reason.addItem(reason, reason)
+        self.reason = reason_combo("end_reason", reasons)
         self.ended_on = DateField("end_date", "Follow-up ended on", today)
         form.addRow("Reason", self.reason)
         form.addRow("Ended on", self.ended_on)
         layout.addLayout(form)
-        self.buttons = _ok_cancel(self, "End follow-up")
+        self.buttons = ok_cancel(self, "End follow-up")
         layout.addWidget(self.buttons)
         self.reason.currentIndexChanged.connect(self._changed)
         self.ended_on.textChanged.connect(self._changed)

@@ -11,7 +11,6 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -34,6 +32,7 @@ from flsdesk.paths import AppPaths
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
 from flsdesk.sync import export
+from ui.common import read_only_table
 from ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
 from ui.export_dialog import ExportDialog
 from ui.followups_view import FollowupsPage
@@ -48,19 +47,6 @@ log = logging.getLogger("ui.main")
 
 PATIENTS, FOLLOWUPS, OUTBOX = "patients", "followups", "outbox"
 DELETED, DUPLICATES = "deleted", "duplicates"
-
-
-def _table(name: str) -> QTableView:
-    view = QTableView(objectName=name)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.verticalHeader().hide()
-    view.verticalHeader().setDefaultSectionSize(24)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.setTabKeyNavigation(False)
-    return view
 
 
 class PatientsPage(QWidget):
@@ -83,7 +69,7 @@ class PatientsPage(QWidget):
             top.addWidget(box)
         layout.addLayout(top)
         self.model = PatientTableModel(store.engine, next_followups, self)
-        self.view = _table("patient_table")
+        self.view = read_only_table("patient_table", fit_columns=False)
         self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
         self.view.horizontalHeader().setSortIndicator(
@@ -143,7 +129,7 @@ class DeletedPage(QWidget):
             ],
             self,
         )
-        self.view = _table("deleted_table")
+        self.view = read_only_table("deleted_table")
         self.view.setModel(self.model)
         layout.addWidget(self.view)
         buttons = QHBoxLayout()
@@ -176,7 +162,7 @@ class DuplicatesPage(QWidget):
             ],
             self,
         )
-        self.view = _table("duplicates_table")
+        self.view = read_only_table("duplicates_table")
         self.view.setModel(self.model)
         layout.addWidget(self.view)
         buttons = QHBoxLayout()

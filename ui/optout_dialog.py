@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
 from flsdesk.sync import optout
-from ui.export_dialog import WorkPanel, local_time, make_table
+from ui.common import read_only_table
+from ui.export_dialog import WorkPanel, local_time
 from ui.rows_model import RowsModel
 
 
@@ -83,7 +84,7 @@ class OptoutDialog(QDialog):
                 ("Last sent", lambda r: local_time(r.last_sent)),
             ]
         )
-        self.view = make_table("optout_sent_table", self.model)
+        self.view = read_only_table("optout_sent_table", self.model)
         layout.addWidget(self.view, 1)
         self.work = WorkPanel(self)
         layout.addWidget(self.work)

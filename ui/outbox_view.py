@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVB
 from flsdesk.store.store import Store
 from flsdesk.sync import batches
 from flsdesk.sync import upload as up
-from ui.export_dialog import WorkPanel, local_time, make_table, upload_job
+from ui.common import read_only_table
+from ui.export_dialog import WorkPanel, local_time, upload_job
 from ui.rows_model import RowsModel
 
 STATE_TEXT = {
@@ -70,7 +71,7 @@ class OutboxPage(QWidget):
                 ("File", lambda b: str(b.file_path) + ("" if b.file_exists else " (gone)")),
             ]
         )
-        self.view = make_table("outbox_table", self.model)
+        self.view = read_only_table("outbox_table", self.model)
         layout.addWidget(self.view, 1)
         self.work = WorkPanel(self)
         layout.addWidget(self.work)

@@ -493,3 +493,24 @@ def test_import_and_optout_dialogs_open_from_the_fls_db_menu(qtbot, window):
     assert {"import_dialog", "optout_dialog"} <= names
     for w in list(window.open_windows):
         w.close()
+
+
+def test_audit_trail_dialog_lists_every_change(qtbot, window, store):
+    record_id = window.patients.model.ids[0]
+    answers = store.load(record_id).answers
+    answers["1.04"] = "LS1 4AB"
+    store.save(record_id, answers, reason="Post code found in the notes")
+    from ui.dialogs import AuditDialog
+
+    dialog = AuditDialog(store, record_id, window)
+    qtbot.addWidget(dialog)
+    table = dialog.findChild(QTableView, "audit_table")
+    assert table.model() is dialog.model
+    rows = [
+        [dialog.model.index(r, c).data() for c in range(dialog.model.columnCount())]
+        for r in range(dialog.model.rowCount())
+    ]
+    assert rows[0][2] == "create"
+    change = next(r for r in rows if r[3] == "1.04")
+    assert change[2] == "update — Post code found in the notes"
+    assert change[5] == "LS1 4AB"
