@@ -17,6 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from bench.caseload import Caseload  # noqa: E402
@@ -62,7 +63,7 @@ def main() -> int:
         wizard.accept()
 
         definition = store.definitions.latest
-        caseload = Caseload(definition, seed=7, today=date(2026, 11, 26))
+        caseload = Caseload(definition, seed=7, today=date.today())
         store.bulk_insert(list(caseload.records(240)))
 
         dialog = UnlockDialog(paths, None, "JP")
@@ -76,6 +77,19 @@ def main() -> int:
         save(window, "main-window")
         window.patients.search.setText("ash")
         save(window, "main-window-search")
+        window.patients.search.clear()
+        window.show_page("followups")
+        save(window, "followups")
+        window.show_page("patients")
+
+        dialog = window.show_export()
+        loop = QEventLoop()
+        dialog.report_ready.connect(loop.quit)
+        QTimer.singleShot(20_000, loop.quit)  # never hang the script
+        loop.exec()
+        dialog.resize(1000, 620)
+        save(dialog, "export-report")
+        dialog.close()
         window.close()
         store.close()
     app.quit()

@@ -70,6 +70,9 @@ class PatientsPage(QWidget):
         layout.addLayout(top)
         self.model = PatientTableModel(store.engine, next_followups, self)
         self.view = read_only_table("patient_table", fit_columns=False)
+        # One line per patient: more of the list on screen, and no height to compute per row.
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().setDefaultSectionSize(24)
         self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
         self.view.horizontalHeader().setSortIndicator(
