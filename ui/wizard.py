@@ -144,6 +144,7 @@ class RecoveryPage(QWizardPage):
         layout = QVBoxLayout(self)
         self.key_view = QPlainTextEdit(objectName="wizard_recovery_key")
         self.key_view.setReadOnly(True)
+        self.key_view.setTabChangesFocus(True)  # keyboard users reach the buttons and tick box
         self.key_view.setAccessibleName("Recovery key")
         font = QFont("monospace")
         font.setStyleHint(QFont.StyleHint.Monospace)

@@ -121,7 +121,14 @@ def test_wizard_end_to_end_then_restart_unlocks(qtbot, paths):
     assert len(recovery_key.replace("-", "")) >= 30
     finish = wizard.button(QWizard.WizardButton.FinishButton)
     assert not finish.isEnabled()  # the key must be confirmed as kept
-    qtbot.mouseClick(rp.confirm, Qt.MouseButton.LeftButton)
+    # By keyboard: Tab from the key leads on to the buttons, then the tick box.
+    rp.key_view.setFocus()
+    for _ in range(8):
+        if wizard.focusWidget() is rp.confirm:
+            break
+        qtbot.keyClick(wizard.focusWidget(), Qt.Key.Key_Tab)
+    assert wizard.focusWidget() is rp.confirm
+    qtbot.keyClick(rp.confirm, Qt.Key.Key_Space)
     assert finish.isEnabled()
     qtbot.mouseClick(finish, Qt.MouseButton.LeftButton)
     assert wizard.store is not None
