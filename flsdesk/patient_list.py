@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.models import Record
 
 R = Record.__table__.c
+LIST_INDEX = "ix_records_list"  # schema step 4: the list's columns, live records only
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,25 @@ def _where(query: ListQuery) -> ColumnElement[bool]:
     return and_(*parts)
 
 
+def _on_list_index(conn: Connection, stmt: Select[Any]) -> list[Any]:
+    """Run a query over live records on the list's narrow covering index, by name.
+
+    A record row is wide (its answers live in it); SQLite's planner, given several partial
+    indexes on live records, may pick one that is not covering and read every wide row (~500 ms
+    instead of ~30 at 50,000). SQLAlchemy renders no table hints for SQLite, so the compiled
+    statement gets its ``INDEXED BY`` here; the statement is ours, built above, always
+    ``FROM records`` and always restricted to live records (which the partial index needs).
+    """
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    sql = str(compiled)
+    marker = "FROM records"
+    if sql.count(marker) != 1:
+        raise ValueError("the list query must read the records table once")
+    sql = sql.replace(marker, f"{marker} INDEXED BY {LIST_INDEX}")
+    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    return list(conn.exec_driver_sql(sql, params))
+
+
 def matching_ids(engine: Engine, query: ListQuery) -> list[int]:
     """Every matching record id, in display order (ties broken by id so the order is stable)."""
     column = _SORT_COLUMNS.get(query.sort, R.diagnosed)
@@ -140,7 +160,9 @@ def matching_ids(engine: Engine, query: ListQuery) -> list[int]:
         .order_by(column.is_(None), order, R.id.desc() if query.descending else R.id)
     )
     with engine.connect() as conn:
-        return list(conn.execute(stmt).scalars())
+        if query.deleted:
+            return list(conn.execute(stmt).scalars())
+        return [row[0] for row in _on_list_index(conn, stmt)]
 
 
 def rows_for(engine: Engine, ids: Sequence[int]) -> dict[int, ListRow]:
@@ -163,14 +185,16 @@ def rows_for(engine: Engine, ids: Sequence[int]) -> dict[int, ListRow]:
 
 
 def summary(engine: Engine) -> Summary:
-    live = R.deleted_at.is_(None)
-    stmt = select(
-        func.count().filter(live),
-        func.count().filter(and_(live, R.status == DRAFT)),
-        func.count().filter(and_(live, R.status == NEEDS_CORRECTION)),
-        func.count().filter(and_(live, R.status == COMPLETE)),
-        func.count().filter(R.deleted_at.is_not(None)),
-    ).select_from(Record.__table__)
+    """The status bar's counts, from the list index and the deleted-records index alone."""
+    by_status = select(R.status, func.count()).where(R.deleted_at.is_(None)).group_by(R.status)
+    deleted = select(func.count()).where(R.deleted_at.is_not(None))
     with engine.connect() as conn:
-        total, drafts, needs, complete, deleted = conn.execute(stmt).one()
-    return Summary(total, drafts, needs, complete, deleted)
+        counts = {status: int(n) for status, n in _on_list_index(conn, by_status)}
+        deleted_count = int(conn.execute(deleted).scalar_one())
+    return Summary(
+        total=sum(counts.values()),
+        drafts=counts.get(DRAFT, 0),
+        needs_correction=counts.get(NEEDS_CORRECTION, 0),
+        complete=counts.get(COMPLETE, 0),
+        deleted=deleted_count,
+    )

@@ -174,11 +174,11 @@ CREATE INDEX ix_call_attempts_record_window ON call_attempts (record_id, window_
     # dates; the index alone answers the counts per state.
     """
 CREATE INDEX ix_records_fu16_open
-ON records (deleted_at, followup_applies, followup_ended, fu16_closed, diagnosed)
+ON records (followup_applies, followup_ended, fu16_closed, diagnosed) WHERE deleted_at IS NULL
 """,
     """
 CREATE INDEX ix_records_fu52_open
-ON records (deleted_at, followup_applies, followup_ended, fu52_closed, diagnosed)
+ON records (followup_applies, followup_ended, fu52_closed, diagnosed) WHERE deleted_at IS NULL
 """,
 )
 
@@ -243,8 +243,8 @@ CREATE TABLE export_row_cache (
 
 _schema_4 = _statements(
     """
-CREATE INDEX ix_records_list ON records (deleted_at, status, diagnosed, nhs_number, name, """
-    """hospital_number, date_of_birth, site, missing_count)
+CREATE INDEX ix_records_list ON records (status, diagnosed, nhs_number, name, hospital_number, """
+    """date_of_birth, site, missing_count) WHERE deleted_at IS NULL
 """,
 )
 
