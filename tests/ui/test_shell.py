@@ -521,3 +521,14 @@ def test_audit_trail_dialog_lists_every_change(qtbot, window, store):
     change = next(r for r in rows if r[3] == "1.04")
     assert change[2] == "update — Post code found in the notes"
     assert change[5] == "LS1 4AB"
+
+
+def test_enter_on_a_row_opens_that_record_in_the_form(qtbot, window):
+    _select(window, "Harold Binns")
+    record_id = window.patients.selected_id()
+    view = window.patients.view
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    forms = [w for w in window.open_windows if w.objectName() == "record_window"]
+    assert [f.record_id for f in forms] == [record_id]
+    forms[0].close()
