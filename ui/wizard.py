@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from flsdesk import session
+from flsdesk import files, session
 from flsdesk.paths import AppPaths
 from flsdesk.store import keys
 from flsdesk.store.errors import StoreError
@@ -200,12 +200,11 @@ class RecoveryPage(QWizardPage):
             self, "Save the recovery key", "flsdesk-recovery-key.txt", "Text (*.txt)"
         )
         if name:
-            path = Path(name)
-            path.write_text(
+            # Owner-only from the first byte, like every file of ours that opens the store.
+            files.write_text(
+                Path(name),
                 f"flsdesk recovery key\n\n{self._wizard.recovery_key}\n\n{WARNING}\n",
-                encoding="utf-8",
             )
-            path.chmod(0o600)
 
     def isComplete(self) -> bool:
         return self.confirm.isChecked()
