@@ -84,7 +84,7 @@ def visible_names(w: MainWindow) -> list[str]:
     return [m.index(r, col).data() for r in range(m.rowCount())]
 
 
-def test_wizard_end_to_end_then_restart_unlocks(qtbot, paths):
+def test_wizard_end_to_end_then_restart_unlocks(qtbot, paths, monkeypatch, tmp_path):
     wizard = SetupWizard(paths)
     qtbot.addWidget(wizard)
     wizard.show()
@@ -119,6 +119,12 @@ def test_wizard_end_to_end_then_restart_unlocks(qtbot, paths):
     assert wizard.currentPage() is rp
     recovery_key = rp.key_view.toPlainText()
     assert len(recovery_key.replace("-", "")) >= 30
+    # "Save to a file…": owner-only, holding the key and the warning.
+    saved = tmp_path / "recovery.txt"
+    monkeypatch.setattr("ui.wizard.QFileDialog.getSaveFileName", lambda *a, **k: (str(saved), ""))
+    qtbot.mouseClick(rp.findChild(QWidget, "wizard_save_key"), Qt.MouseButton.LeftButton)
+    assert recovery_key in saved.read_text(encoding="utf-8")
+    assert saved.stat().st_mode & 0o777 == 0o600
     finish = wizard.button(QWizard.WizardButton.FinishButton)
     assert not finish.isEnabled()  # the key must be confirmed as kept
     # By keyboard: Tab from the key leads on to the buttons, then the tick box.
