@@ -146,7 +146,13 @@ def _on_list_index(conn: Connection, stmt: Select[Any]) -> list[Any]:
         raise ValueError("the list query must read the records table once")
     sql = sql.replace(marker, f"{marker} INDEXED BY {LIST_INDEX}")
     params = tuple(compiled.params[name] for name in compiled.positiontup or ())
-    return list(conn.exec_driver_sql(sql, params))
+    # Plain DB-API tuples: SQLAlchemy's Row objects cost ~4 µs each, 0.2 s for 50,000 ids.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def matching_ids(engine: Engine, query: ListQuery) -> list[int]:
