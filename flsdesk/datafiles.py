@@ -10,6 +10,7 @@ are outside the program folder.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,80 @@ def unrecognised_overrides(paths: AppPaths | None) -> list[Path]:
     return [
         p for p in sorted(paths.overrides_dir.glob("*.toml")) if _kind_of(p) not in KIND_FOLDERS
     ]
+
+
+class Problems:
+    """Collects every problem of a data file, each with where it is, so one reading of the file
+    reports them all; typed readers return a safe default after noting a problem."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, problem: str) -> None:
+        self.items.append(f"{where}: {problem}" if where else problem)
+
+    def unknown(self, where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
+        for key in sorted(set(table) - allowed):
+            self.add(where, f"unknown key '{key}'")
+
+    def header(self, data: Mapping[str, Any], kind: str, allowed: set[str]) -> None:
+        """The keys every data file has: a known ``kind``, an ``id`` and a ``name``."""
+        self.unknown("", data, allowed)
+        if data.get("kind") != kind:
+            self.add("", f'kind must be "{kind}", not {data.get("kind")!r}')
+        for key in ("id", "name"):
+            if not isinstance(data.get(key), str | int) or not str(data.get(key)).strip():
+                self.add("", f"'{key}' is missing")
+
+    def table(self, data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, Mapping):
+            self.add(f"[{name}]", "must be a table")
+            return {}
+        return value
+
+    def text(self, table: Mapping[str, Any], where: str, key: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            self.add(where, f"'{key}' must be text")
+            return default
+        return value
+
+    def choice(
+        self,
+        table: Mapping[str, Any],
+        where: str,
+        key: str,
+        default: str,
+        allowed: tuple[str, ...] | list[str],
+    ) -> str:
+        value = self.text(table, where, key, default)
+        if value not in allowed:
+            self.add(where, f"'{key}' is {value!r}; it must be one of {', '.join(allowed)}")
+            return default
+        return value
+
+    def number(
+        self, table: Mapping[str, Any], where: str, key: str, default: float, low: float = 0
+    ) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+            self.add(where, f"'{key}' must be a number, at least {low}")
+            return default
+        return float(value)
+
+    def words(self, table: Mapping[str, Any], where: str, key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.add(where, f"'{key}' must be a list of text")
+            return ()
+        return tuple(value)
+
+    def text_map(self, table: Mapping[str, Any], where: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in table.items():
+            if not isinstance(v, str) or not v.strip():
+                self.add(where, f"'{k}' must name a text value")
+            else:
+                out[str(k)] = v
+        return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flsdesk import conditions as cond
-from flsdesk.datafiles import DataFile, DataFileError, find, read_toml
+from flsdesk.datafiles import DataFile, DataFileError, Problems, find, read_toml
 from flsdesk.paths import AppPaths
 
 QUESTION_TYPES = ("nhs", "date", "single", "multi", "number", "text")
@@ -286,19 +286,7 @@ def parse_iso_date(value: Any) -> date | None:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, where: str, problem: str) -> None:
-        self.items.append(f"{where}: {problem}" if where else problem)
-
-    def unknown_keys(self, where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
-        for key in sorted(set(table) - allowed):
-            self.add(where, f"unknown key '{key}'")
-
-
-def _parse_condition(raw: Any, where: str, problems: _Problems) -> cond.Condition | None:
+def _parse_condition(raw: Any, where: str, problems: Problems) -> cond.Condition | None:
     if raw is None:
         return None
     try:
@@ -309,7 +297,7 @@ def _parse_condition(raw: Any, where: str, problems: _Problems) -> cond.Conditio
 
 
 def _parse_answers(
-    raw: Any, where: str, problems: _Problems, lists: Mapping[str, Any]
+    raw: Any, where: str, problems: Problems, lists: Mapping[str, Any]
 ) -> tuple[Answer, ...]:
     if not isinstance(raw, list) or not raw:
         problems.add(where, "the answer list is empty or not a list")
@@ -322,7 +310,7 @@ def _parse_answers(
         if not isinstance(item, Mapping):
             problems.add(where, f"answer {i} must be a table with a label")
             continue
-        problems.unknown_keys(f"{where}, answer {i}", item, _ANSWER_KEYS)
+        problems.unknown(f"{where}, answer {i}", item, _ANSWER_KEYS)
         label = item.get("label")
         if not isinstance(label, str) or not label.strip():
             problems.add(where, f"answer {i} has no label")
@@ -347,7 +335,7 @@ def _parse_answers(
     return tuple(answers)
 
 
-def _number(raw: Any, name: str, where: str, problems: _Problems) -> float | None:
+def _number(raw: Any, name: str, where: str, problems: Problems) -> float | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -357,7 +345,7 @@ def _number(raw: Any, name: str, where: str, problems: _Problems) -> float | Non
 
 
 def _parse_question(
-    raw: Any, local: bool, index: int, problems: _Problems, lists: Mapping[str, Any]
+    raw: Any, local: bool, index: int, problems: Problems, lists: Mapping[str, Any]
 ) -> Question | None:
     section = "local_fields" if local else "questions"
     if not isinstance(raw, Mapping):
@@ -365,7 +353,7 @@ def _parse_question(
         return None
     key = raw.get("name" if local else "number")
     where = f"{'local field' if local else 'question'} {key or f'#{index}'}"
-    problems.unknown_keys(where, raw, _LOCAL_KEYS if local else _QUESTION_KEYS)
+    problems.unknown(where, raw, _LOCAL_KEYS if local else _QUESTION_KEYS)
     id_key = "name" if local else "number"
     if key is not None and not isinstance(key, str):
         problems.add(where, f"'{id_key}' must be text in quotes, e.g. {id_key} = \"{key}\"")
@@ -456,7 +444,7 @@ def _parse_question(
 
 
 def _check_condition_refs(
-    c: cond.Condition | None, where: str, questions: Mapping[str, Question], problems: _Problems
+    c: cond.Condition | None, where: str, questions: Mapping[str, Question], problems: Problems
 ) -> None:
     if c is None:
         return
@@ -495,7 +483,7 @@ def _days_since(c: cond.Condition) -> list[cond.DaysSince]:
 
 
 def _evaluation_order(
-    questions: Mapping[str, Question], tabs: Mapping[str, Tab], problems: _Problems
+    questions: Mapping[str, Question], tabs: Mapping[str, Tab], problems: Problems
 ) -> tuple[str, ...]:
     """Order questions so that each comes after every question its applicability reads."""
     deps: dict[str, set[str]] = {}
@@ -527,7 +515,7 @@ def _evaluation_order(
 
 
 def _parse_checks(
-    raw: Any, questions: Mapping[str, Question], problems: _Problems
+    raw: Any, questions: Mapping[str, Question], problems: Problems
 ) -> tuple[Check, ...]:
     if raw is None:
         return ()
@@ -551,7 +539,7 @@ def _parse_checks(
             continue
         needed, optional, placeholders = _CHECK_KINDS[kind]
         base = {"id", "kind", "severity", "message"}
-        problems.unknown_keys(where, item, base | needed | optional)
+        problems.unknown(where, item, base | needed | optional)
         for key in sorted(needed - set(item)):
             problems.add(where, f"'{key}' is missing")
         severity = item.get("severity")
@@ -622,13 +610,10 @@ def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled
 
 
 def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Definition:
-    p = _Problems()
-    p.unknown_keys("", data, _TOP_KEYS)
-    if data.get("kind") != "dataset":
-        p.add("", f'kind must be "dataset", not {data.get("kind")!r}')
-    for key in ("id", "name", "version"):
-        if not isinstance(data.get(key), str | int) or not str(data.get(key)).strip():
-            p.add("", f"'{key}' is missing")
+    p = Problems()
+    p.header(data, "dataset", _TOP_KEYS)
+    if not isinstance(data.get("version"), str | int) or not str(data.get("version")).strip():
+        p.add("", "'version' is missing")
     applies_from = data.get("applies_from")
     # A TOML date-time is a datetime, which is also a date: refuse it, it would not compare.
     if not isinstance(applies_from, date) or isinstance(applies_from, datetime):
@@ -644,7 +629,7 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
         if not isinstance(raw, Mapping) or not raw.get("id") or not raw.get("label"):
             p.add(f"tab #{i}", "needs an id and a label")
             continue
-        p.unknown_keys(f"tab {raw['id']}", raw, _TAB_KEYS)
+        p.unknown(f"tab {raw['id']}", raw, _TAB_KEYS)
         if raw["id"] in tabs:
             p.add(f"tab {raw['id']}", "the id is used twice")
         tabs[str(raw["id"])] = Tab(
@@ -694,7 +679,7 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     if not isinstance(roles, Mapping):
         p.add("roles", "must be a table")
         roles = {}
-    p.unknown_keys("roles", roles, set(_ROLE_SINGLE) | set(_ROLE_LIST))
+    p.unknown("roles", roles, set(_ROLE_SINGLE) | set(_ROLE_LIST))
     for name in _ROLE_SINGLE:
         if name not in roles:
             p.add("roles", f"'{name}' is missing")
@@ -712,7 +697,7 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     keys_raw = data.get("keys", {})
     if not isinstance(keys_raw, Mapping):
         keys_raw = {}
-    p.unknown_keys("keys", keys_raw, _KEYS_KEYS)
+    p.unknown("keys", keys_raw, _KEYS_KEYS)
     primary = keys_raw.get("primary")
     if not isinstance(primary, list) or not primary:
         p.add("keys", "'primary' must list the questions that identify a record")
@@ -731,7 +716,7 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     if not isinstance(followup, Mapping):
         p.add("followup", "must be a table")
         followup = {}
-    p.unknown_keys("followup", followup, {"provisional", "windows"})
+    p.unknown("followup", followup, {"provisional", "windows"})
     raw_windows = followup.get("windows", {}) or {}
     if not isinstance(raw_windows, Mapping):
         p.add("followup", "'windows' must be a table of windows")
@@ -741,7 +726,7 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
         if not isinstance(raw, Mapping):
             p.add(where, "must be a table")
             continue
-        p.unknown_keys(where, raw, _WINDOW_KEYS)
+        p.unknown(where, raw, _WINDOW_KEYS)
         missing = sorted(_WINDOW_KEYS - set(raw))
         if missing:
             p.add(where, f"missing {', '.join(missing)}")

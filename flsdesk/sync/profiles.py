@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flsdesk.datafiles import DataFile, DataFileError, find, read_toml
+from flsdesk.datafiles import DataFile, DataFileError, Problems, find, read_toml
 from flsdesk.paths import AppPaths
 
 DEFAULT_EXPORT_PROFILE = "flsdb-webtool"
@@ -28,71 +28,6 @@ ANSWER_STYLES = ("label", "code")
 NHS_FORMATS = ("digits", "spaced")
 # Record fields a profile may sort rows by, beside the dataset's roles.
 RECORD_SORT_FIELDS = ("created_at",)
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, where: str, problem: str) -> None:
-        self.items.append(f"{where}: {problem}" if where else problem)
-
-    def unknown(self, where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
-        for key in sorted(set(table) - allowed):
-            self.add(where, f"unknown key '{key}'")
-
-    def table(self, data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-        value = data.get(name, {})
-        if not isinstance(value, Mapping):
-            self.add(f"[{name}]", "must be a table")
-            return {}
-        return value
-
-    def text(self, table: Mapping[str, Any], where: str, key: str, default: str) -> str:
-        value = table.get(key, default)
-        if not isinstance(value, str):
-            self.add(where, f"'{key}' must be text")
-            return default
-        return value
-
-    def choice(
-        self,
-        table: Mapping[str, Any],
-        where: str,
-        key: str,
-        default: str,
-        allowed: tuple[str, ...] | list[str],
-    ) -> str:
-        value = self.text(table, where, key, default)
-        if value not in allowed:
-            self.add(where, f"'{key}' is {value!r}; it must be one of {', '.join(allowed)}")
-            return default
-        return value
-
-    def number(
-        self, table: Mapping[str, Any], where: str, key: str, default: float, low: float = 0
-    ) -> float:
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-            self.add(where, f"'{key}' must be a number, at least {low}")
-            return default
-        return float(value)
-
-    def words(self, table: Mapping[str, Any], where: str, key: str) -> tuple[str, ...]:
-        value = table.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(where, f"'{key}' must be a list of text")
-            return ()
-        return tuple(value)
-
-    def text_map(self, table: Mapping[str, Any], where: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for k, v in table.items():
-            if not isinstance(v, str) or not v.strip():
-                self.add(where, f"'{k}' must name a text value")
-            else:
-                out[str(k)] = v
-        return out
 
 
 def _encoding_ok(name: str) -> bool:
@@ -183,7 +118,7 @@ _VALUES_KEYS = {
 _IMPORT_KEYS = {"ignored_columns", "header_aliases", "answer_aliases"}
 
 
-def _single_char(p: _Problems, table: Mapping[str, Any], where: str, key: str, default: str) -> str:
+def _single_char(p: Problems, table: Mapping[str, Any], where: str, key: str, default: str) -> str:
     value = p.text(table, where, key, default)
     if len(value) != 1 or value in "\r\n":
         p.add(where, f"'{key}' must be one character (not a line break)")
@@ -195,13 +130,8 @@ def parse_export_profile(
     data: Mapping[str, Any], path: Path, source: str = "bundled"
 ) -> ExportProfile:
     """Build an ExportProfile from parsed TOML, or raise DataFileError listing every problem."""
-    p = _Problems()
-    p.unknown("", data, _EXPORT_TOP)
-    if data.get("kind") != "export-profile":
-        p.add("", f'kind must be "export-profile", not {data.get("kind")!r}')
-    for key in ("id", "name"):
-        if not isinstance(data.get(key), str) or not str(data.get(key)).strip():
-            p.add("", f"'{key}' is missing")
+    p = Problems()
+    p.header(data, "export-profile", _EXPORT_TOP)
 
     f = p.table(data, "file")
     p.unknown("[file]", f, _FILE_KEYS)
@@ -360,13 +290,8 @@ _FIELD_PLACEHOLDERS = {"batch_id", "sha256", "records", "file_name"}
 def parse_upload_profile(
     data: Mapping[str, Any], path: Path, source: str = "bundled"
 ) -> UploadProfile:
-    p = _Problems()
-    p.unknown("", data, _UPLOAD_TOP)
-    if data.get("kind") != "upload-profile":
-        p.add("", f'kind must be "upload-profile", not {data.get("kind")!r}')
-    for key in ("id", "name"):
-        if not isinstance(data.get(key), str) or not str(data.get(key)).strip():
-            p.add("", f"'{key}' is missing")
+    p = Problems()
+    p.header(data, "upload-profile", _UPLOAD_TOP)
 
     req = p.table(data, "request")
     p.unknown("[request]", req, {"method", "file_field", "content_type", "fields"})
