@@ -3,7 +3,10 @@ key derivation runs at test strength, and no test ever reaches the developer's r
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import threading
 
 # Before anything imports Qt: without a display Qt would abort.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -51,6 +54,30 @@ def _isolated_folders(tmp_path_factory, monkeypatch):
     ):
         monkeypatch.delenv(var, raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging(monkeypatch):
+    """cli.main and the window install log handlers and excepthooks: put everything back, so no
+    test leaves a handler writing into another test's (deleted) folder."""
+    from flsdesk import logs
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(logs, "_configured_path", logs._configured_path)
+    saved = {}
+    for name in ("flsdesk", "ui"):
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if handler not in handlers:
+                logger.removeHandler(handler)
+                handler.close()
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @pytest.fixture(autouse=True)

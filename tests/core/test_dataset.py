@@ -7,18 +7,15 @@ calling ``parse_definition``; a few real broken files live in ``tests/fixtures/d
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import shutil
-import sys
-import threading
 import tomllib
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from flsdesk import cli, logs
+from flsdesk import cli
 from flsdesk.datafiles import DataFileError
 from flsdesk.dataset import (
     DefinitionSet,
@@ -35,27 +32,6 @@ BROKEN_SYNTAX = FIXTURES / "broken-syntax.toml"
 BROKEN_DEFINITION = FIXTURES / "broken-definition.toml"
 RAW = tomllib.loads(BUNDLED.read_text(encoding="utf-8"))
 SERVICE_FILE = Path("/somewhere/my-service-dataset.toml")
-
-
-@pytest.fixture
-def restore_logging(monkeypatch):
-    """cli.main installs log handlers and excepthooks: put everything back afterwards."""
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    monkeypatch.setattr(logs, "_configured_path", logs._configured_path)
-    saved = {}
-    for name in ("flsdesk", "ui"):
-        logger = logging.getLogger(name)
-        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if handler not in handlers:
-                logger.removeHandler(handler)
-                handler.close()
-        logger.setLevel(level)
-        logger.propagate = propagate
 
 
 def overrides_dir():
@@ -483,7 +459,7 @@ def _line_for(out, name):
     return next(line for line in out.splitlines() if line.strip().startswith(name))
 
 
-def test_definitions_lists_the_bundled_file(capsys, restore_logging):
+def test_definitions_lists_the_bundled_file(capsys):
     assert cli.main(["definitions"]) == 0
     out = capsys.readouterr().out
     line = _line_for(out, "flsdb-v3.toml")
@@ -492,7 +468,7 @@ def test_definitions_lists_the_bundled_file(capsys, restore_logging):
     assert str(resolve().overrides_dir) in out
 
 
-def test_definitions_lists_overrides_and_where_they_come_from(capsys, restore_logging):
+def test_definitions_lists_overrides_and_where_they_come_from(capsys):
     folder = overrides_dir()
     text = BUNDLED.read_text(encoding="utf-8")
     (folder / "flsdb-v3.toml").write_text(text.replace("Height (cm)", "Height"), encoding="utf-8")
@@ -506,7 +482,7 @@ def test_definitions_lists_overrides_and_where_they_come_from(capsys, restore_lo
     assert str(BUNDLED) not in out
 
 
-def test_definitions_flags_a_broken_override(capsys, restore_logging):
+def test_definitions_flags_a_broken_override(capsys):
     folder = overrides_dir()
     shutil.copy(BROKEN_DEFINITION, folder / "flsdb-v3.toml")
     shutil.copy(BROKEN_SYNTAX, folder / "broken-syntax.toml")
@@ -516,7 +492,7 @@ def test_definitions_flags_a_broken_override(capsys, restore_logging):
     assert "unused:" in out and "broken-syntax.toml" in out
 
 
-def test_definitions_check_on_a_good_file(capsys, restore_logging):
+def test_definitions_check_on_a_good_file(capsys):
     assert cli.main(["definitions", "--check", str(NEWER)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out
@@ -530,7 +506,7 @@ def test_definitions_check_on_a_good_file(capsys, restore_logging):
         (BROKEN_SYNTAX, ["not valid TOML", "line 4"]),
     ],
 )
-def test_definitions_check_on_a_broken_file(capsys, restore_logging, path, fragments):
+def test_definitions_check_on_a_broken_file(capsys, path, fragments):
     assert cli.main(["definitions", "--check", str(path)]) == 2
     captured = capsys.readouterr()
     printed = captured.out + captured.err

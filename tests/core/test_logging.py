@@ -33,28 +33,9 @@ MARKER = "deliberate-leak-line"
 
 
 @pytest.fixture
-def restore_logging(monkeypatch):
-    """setup_logging and install_excepthook change global state: put it back afterwards."""
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+def data_dir(tmp_path, monkeypatch):
+    # Force setup_logging to configure afresh for this test's own folder.
     monkeypatch.setattr(logs, "_configured_path", None)
-    saved = {}
-    for name in ("flsdesk", "ui"):
-        logger = logging.getLogger(name)
-        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if handler not in handlers:
-                logger.removeHandler(handler)
-                handler.close()
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
-@pytest.fixture
-def data_dir(tmp_path, restore_logging):
     folder = tmp_path / "data"
     logs.setup_logging(folder / "logs")
     return folder
