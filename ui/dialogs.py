@@ -285,8 +285,3 @@ class AboutDialog(QDialog):
         box.rejected.connect(self.reject)
         layout.addWidget(box)
         self.resize(700, 360)
-
-
-def describe(answers: dict[str, Any], nhs_key: str, name_key: str) -> str:
-    parts = [format_nhs(answers.get(nhs_key)), str(answers.get(name_key) or "")]
-    return " ".join(p for p in parts if p) or "this record"

@@ -481,9 +481,6 @@ class MainWindow(QMainWindow):
 
     # -- record actions ------------------------------------------------------------------------
 
-    def _definition(self):  # type: ignore[no-untyped-def]
-        return self.store.definitions.latest
-
     def open_record(
         self, record_id: int | None, prefill: dict[str, Any] | None = None, tab: str | None = None
     ) -> QWidget:
