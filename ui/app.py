@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -78,10 +79,13 @@ def open_existing(paths: AppPaths) -> Started | None:
     return Started(store, data_key, initials)
 
 
-def relock_prompt(paths: AppPaths) -> object:
-    def ask(parent: QWidget, initials: str) -> bool:
-        dialog = UnlockDialog(paths, None, initials, relock=True, parent=parent)
-        return bool(dialog.exec())
+def relock_prompt(paths: AppPaths) -> Callable[[QWidget, bool], str | None]:
+    """Unlocking after the lock: the initials of whoever went on, or None."""
+
+    def ask(parent: QWidget, idle: bool) -> str | None:
+        # No initials filled in: the person at the desk now may not be who locked it.
+        dialog = UnlockDialog(paths, None, "", relock=True, parent=parent, idle=idle)
+        return dialog.initials.text().strip() if dialog.exec() else None
 
     return ask
 

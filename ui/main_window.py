@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flsdesk import followups
+from flsdesk import followups, session
 from flsdesk import patient_list as pl
 from flsdesk.paths import AppPaths
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
@@ -42,6 +42,7 @@ from ui.optout_dialog import OptoutDialog
 from ui.outbox_view import OutboxPage
 from ui.patient_model import PatientTableModel
 from ui.rows_model import RowsModel
+from ui.unlock import relock_message
 
 log = logging.getLogger("ui.main")
 
@@ -185,15 +186,17 @@ class MainWindow(QMainWindow):
         store: Store,
         paths: AppPaths,
         initials: str,
-        unlock: Callable[[QWidget, str], bool] | None = None,
+        unlock: Callable[[QWidget, bool], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.store = store
         self.paths = paths
         self.initials = initials
-        # Asks the passphrase after the idle lock; returns True once it was right.
+        # Asks initials and passphrase after the lock (told whether the idle timer locked it);
+        # returns the initials of whoever unlocked, or None when it was not unlocked.
         self._unlock = unlock
+        self.locked_when_idle = False
         self.open_windows: list[QWidget] = []
         self.setObjectName("main_window")
         self.setWindowTitle(self._title())
@@ -219,6 +222,7 @@ class MainWindow(QMainWindow):
             "flsdesk is locked. Enter the passphrase to go on.", objectName="locked_page"
         )
         self.locked.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.locked.setWordWrap(True)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.pages)
         self.stack.addWidget(self.locked)
@@ -251,7 +255,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self.refresh)
         minutes = float(store.get_setting("idle_lock_minutes", 10) or 10)
         self.idle = IdleWatcher(minutes, clock, self)
-        self.idle.idle.connect(self.lock)
+        self.idle.idle.connect(lambda: self.lock(idle=True))
         self.refresh()
         self._selection_changed(QModelIndex())
 
@@ -355,7 +359,12 @@ class MainWindow(QMainWindow):
         self.act_about = a(
             "About flsdesk", self.show_about, None, "Versions and the definition files in use"
         )
-        self.act_lock = a("Lock now", self.lock, "Ctrl+L", "Hide everything until the passphrase")
+        self.act_lock = a(
+            "Lock now",
+            lambda: self.lock(),
+            "Ctrl+L",
+            "Hide everything until someone gives their initials and the passphrase",
+        )
         self.act_quit = a("Quit", self.close, QKeySequence.StandardKey.Quit)
 
         file_menu = self.menuBar().addMenu("&File")
@@ -610,23 +619,31 @@ class MainWindow(QMainWindow):
     def start_idle_watch(self, app: Any) -> None:
         self.idle.start(app)
 
-    def lock(self) -> None:
-        """Hide every patient detail until the passphrase is given again."""
+    def lock(self, idle: bool = False) -> None:
+        """Hide every patient detail until the passphrase is given again; ``idle`` when the
+        idle timer locked it, not the user."""
+        if self.is_locked:
+            return  # one lock, one unlock dialog
+        # The idle timer must not lock again over a "Lock now" while the dialog is open.
+        self.idle.paused = True
+        self.locked_when_idle = idle
+        # Saved under the name of whoever typed it, before someone else may unlock.
         for window in list(self.open_windows):
             flush = getattr(window, "flush", None)
             if flush is not None:
                 flush()
             window.hide()
+        self.locked.setText(relock_message(idle))
         self.stack.setCurrentWidget(self.locked)
         self.menuBar().setEnabled(False)
         self.toolbar.setEnabled(False)
-        log.info("window locked")
+        log.info("window locked (%s)", "idle" if idle else "lock now")
         if self._unlock is not None:
             QTimer.singleShot(0, self._ask_unlock)
 
     def _ask_unlock(self) -> None:
         assert self._unlock is not None
-        while not self._unlock(self, self.initials):
+        while not (initials := self._unlock(self, self.locked_when_idle)):
             answer = QMessageBox.question(
                 self,
                 "flsdesk is locked",
@@ -635,9 +652,17 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.close()
                 return
-        self.unlock_done()
+        self.unlock_done(initials)
 
-    def unlock_done(self) -> None:
+    def unlock_done(self, initials: str | None = None) -> None:
+        """Show everything again; from now on the audit trail names ``initials`` (all open
+        record windows save through the one store, so they follow)."""
+        if initials:
+            self.initials = initials
+            self.store.set_user(session.audit_user(initials))
+            self.statusBar().showMessage(
+                f"Unlocked: changes are now recorded as {initials.upper()}.", 8000
+            )
         self.stack.setCurrentWidget(self.pages)
         self.menuBar().setEnabled(True)
         self.toolbar.setEnabled(True)

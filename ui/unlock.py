@@ -17,11 +17,26 @@ from flsdesk.paths import AppPaths
 from flsdesk.store.errors import StoreError, WrongKey
 
 
+def relock_message(idle: bool) -> str:
+    """Why the window is locked, and who types what to go on."""
+    why = (
+        "flsdesk locked itself after a while without use."
+        if idle
+        else "flsdesk was locked with Lock now."
+    )
+    return (
+        f"{why} Whoever goes on types their own initials — the audit trail names them from "
+        "now on — and the passphrase."
+    )
+
+
 class UnlockDialog(QDialog):
     """Asks for initials and (unless the key is remembered) the passphrase or recovery key.
 
     On success ``data_key`` holds the key and ``initials`` who is working. ``relock`` is the
-    idle-lock variant: the passphrase is always asked, initials are kept.
+    variant after the lock: the passphrase is always asked, and the initials of whoever goes
+    on (someone else may be at the desk now); ``idle`` says the lock came from the idle timer
+    rather than "Lock now".
     """
 
     def __init__(
@@ -31,6 +46,7 @@ class UnlockDialog(QDialog):
         initials: str = "",
         relock: bool = False,
         parent=None,  # type: ignore[no-untyped-def]
+        idle: bool = False,
     ) -> None:
         super().__init__(parent)
         self.paths = paths
@@ -40,13 +56,14 @@ class UnlockDialog(QDialog):
         self.setWindowTitle("flsdesk is locked" if relock else "Unlock flsdesk")
         self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
-        intro = QLabel(
-            "flsdesk locked itself after a while without use. Enter the passphrase to go on."
+        self.intro = QLabel(
+            relock_message(idle)
             if relock
-            else "The patient records on this computer are encrypted."
+            else "The patient records on this computer are encrypted.",
+            objectName="unlock_intro",
         )
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
+        self.intro.setWordWrap(True)
+        layout.addWidget(self.intro)
         form = QFormLayout()
         layout.addLayout(form)
         self.initials = QLineEdit(initials, objectName="unlock_initials")
@@ -110,9 +127,9 @@ class UnlockDialog(QDialog):
             self.data_key = session.unlock_key(
                 self.paths, self.secret.text(), recovery=self.use_recovery.isChecked()
             )
-        except WrongKey:
-            what = "recovery key" if self.use_recovery.isChecked() else "passphrase"
-            self.error.setText(f"That {what} is not right. Please try again.")
+        except WrongKey as exc:
+            # The message says which: not right for this store, or a typo in a recovery key.
+            self.error.setText(f"{exc} Please try again.")
             self.secret.selectAll()
             self.secret.setFocus()
             return

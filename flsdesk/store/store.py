@@ -260,6 +260,14 @@ class Store:
     ) -> None:
         self.close()
 
+    def set_user(self, user: str) -> None:
+        """Name someone else in the audit trail from now on (another person unlocked).
+
+        Under the write lock, so a save already under way is recorded for whoever made it.
+        """
+        with self._write:
+            self.user = user
+
     # -- time ---------------------------------------------------------------------------------
 
     def now(self) -> datetime:

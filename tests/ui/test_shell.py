@@ -212,10 +212,10 @@ def test_remembered_key_skips_the_passphrase(qtbot, paths, memory_keyring):
 def test_idle_lock_hides_content_and_unlock_restores(qtbot, store, paths, monkeypatch):
     now = [1000.0]
     asked: list[str] = []
-    answers = iter([False, True])  # a wrong passphrase first, then the right one
+    answers = iter([None, "AB"])  # not unlocked first, then unlocked by AB
 
-    def unlock(parent, initials):
-        asked.append(initials)
+    def unlock(parent, idle):
+        asked.append(idle)
         return next(answers)
 
     store.new_record(PATIENTS[0])
@@ -245,7 +245,7 @@ def test_idle_lock_hides_content_and_unlock_restores(qtbot, store, paths, monkey
     w._ask_unlock()
     assert not w.is_locked
     assert w.pages.isVisible()
-    assert asked == ["AB", "AB"]
+    assert asked == [True, True]  # the idle timer locked it
 
 
 @pytest.mark.parametrize(
