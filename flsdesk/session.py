@@ -33,24 +33,27 @@ def audit_user(initials: str) -> str:
 
 
 def passphrase_strength(passphrase: str) -> tuple[int, str]:
-    """A rough 0–4 score and a hint; long passphrases of several words beat clever symbols."""
-    length = len(passphrase)
+    """A rough 0–4 score and a hint; long passphrases of several words beat clever symbols.
+
+    Score 0 is exactly what ``keys.check_new_passphrase`` refuses, with the same minimum.
+    """
+    minimum = keys.MIN_PASSPHRASE_LENGTH
+    length = len(passphrase.strip())
+    if length < minimum:
+        return 0, (f"Too short: at least {minimum} characters — several unrelated words work well.")
     classes = sum(
         any(test(ch) for ch in passphrase)
         for test in (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
     )
     words = len([w for w in passphrase.replace("-", " ").split() if w])
-    score = 0
-    if length >= 10:
-        score += 1
-    if length >= 14:
+    score = 1
+    if length >= minimum + 4:
         score += 1
     if length >= 20 or words >= 4:
         score += 1
     if classes >= 3:
         score += 1
     hints = {
-        0: "Too short: use at least 10 characters — several unrelated words work well.",
         1: "Weak: make it longer, for example four unrelated words.",
         2: "Fair: a few more characters or another word would make it strong.",
         3: "Good.",

@@ -7,14 +7,17 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -23,10 +26,13 @@ from PySide6.QtWidgets import (
 
 from flsdesk import __version__
 from flsdesk import settings as settings_schema
-from flsdesk.datafiles import KIND_FOLDERS, find
+from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find
+from flsdesk.dataset import load_definitions
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
 from flsdesk.store.store import Store
+from flsdesk.sync import profiles
+from flsdesk.wording import answer_for_people, moment_for_people, provisional_notes, question_label
 from ui.common import ok_cancel, read_only_table, reason_combo
 
 
@@ -83,9 +89,15 @@ class SettingsDialog(QDialog):
         self.setObjectName("settings_dialog")
         self.setWindowTitle("Settings")
         layout = QVBoxLayout(self)
-        form = QFormLayout()
-        layout.addLayout(form)
+        # The settings scroll when the screen is short (1024×700); their help wraps to the
+        # width and never runs under the next setting.
+        body = QWidget(objectName="settings_body")
+        form = QFormLayout(body)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setVerticalSpacing(4)
         self.inputs: dict[str, QWidget] = {}
+        self.help_labels: dict[str, QLabel] = {}
         for s in settings_schema.SETTINGS:
             value = store.get_setting(s.key, s.default)
             widget: QWidget
@@ -105,23 +117,41 @@ class SettingsDialog(QDialog):
                 widget = line
             widget.setObjectName(f"setting_{s.key}")
             widget.setAccessibleName(s.label)
+            widget.setAccessibleDescription(s.help)
             widget.setToolTip(s.help)
-            help_label = QLabel(s.help)
+            # The help is a row of its own: the form gives a wrapped label the height its
+            # text needs at the width it gets (inside a nested layout it got one line).
+            help_label = QLabel(s.help, objectName=f"setting_help_{s.key}")
             help_label.setWordWrap(True)
-            help_label.setStyleSheet("color: palette(mid); font-size: small")
-            box_layout = QVBoxLayout()
-            box_layout.setSpacing(1)
-            box_layout.addWidget(widget)
-            box_layout.addWidget(help_label)
-            holder = QWidget()
-            holder.setLayout(box_layout)
-            form.addRow("" if s.kind == "bool" else s.label, holder)
+            help_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            help_label.setStyleSheet("color: palette(dark); font-size: small")
+            help_label.setContentsMargins(0, 0, 0, 6)
+            form.addRow("" if s.kind == "bool" else s.label, widget)
+            form.addRow("", help_label)
             self.inputs[s.key] = widget
+            self.help_labels[s.key] = help_label
+        self.scroll = QScrollArea(objectName="settings_scroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(body)
+        layout.addWidget(self.scroll, 1)
         self.problem = QLabel(objectName="settings_problem")
         self.problem.setStyleSheet("color: #b00020")
         self.problem.setWordWrap(True)
         layout.addWidget(self.problem)
         layout.addWidget(ok_cancel(self, "Save"))
+        self._fit_to_screen(parent)
+
+    def _fit_to_screen(self, parent: QWidget | None) -> None:
+        """Wide enough for the help to wrap into a line or two; no taller than the screen."""
+        screen = (parent.screen() if parent is not None else None) or QApplication.primaryScreen()
+        area = screen.availableGeometry()
+        width = min(680, area.width() - 40)
+        body = self.scroll.widget()
+        wanted = body.heightForWidth(width - 40) if body.hasHeightForWidth() else 0
+        height = max(wanted, body.sizeHint().height()) + 110
+        self.resize(width, min(height, area.height() - 60))
 
     def _value(self, widget: QWidget) -> Any:
         if isinstance(widget, QCheckBox):
@@ -145,36 +175,29 @@ class SettingsDialog(QDialog):
         super().accept()
 
 
-def _show_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_show_value(v)}" for k, v in value.items())
-    return str(value)
-
-
 class AuditDialog(QDialog):
     def __init__(self, store: Store, record_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("audit_dialog")
         self.setWindowTitle(f"Audit trail of record {record_id}")
+        definition = store.definitions.get(store.load(record_id).dataset_id)
         model = QStandardItemModel(0, 6, self)
         model.setHorizontalHeaderLabels(["When", "Who", "Action", "Question", "Old", "New"])
         for item in store.audit_trail(record_id):
             if item.action == "create" and isinstance(item.new_value, dict):
                 new = f"{len(item.new_value)} answers"
             else:
-                new = _show_value(item.new_value)
+                new = answer_for_people(definition, item.question, item.new_value)
             reason = f" — {item.reason}" if item.reason else ""
+            question = QStandardItem(question_label(definition, item.question))
+            question.setData(item.question, Qt.ItemDataRole.UserRole)  # the number, for tests
             model.appendRow(
                 [
-                    QStandardItem(item.at.strftime("%d/%m/%Y %H:%M")),
+                    QStandardItem(moment_for_people(item.at)),
                     QStandardItem(item.user),
                     QStandardItem(item.action + reason),
-                    QStandardItem(item.question or ""),
-                    QStandardItem(_show_value(item.old_value)),
+                    question,
+                    QStandardItem(answer_for_people(definition, item.question, item.old_value)),
                     QStandardItem(new),
                 ]
             )
@@ -221,7 +244,10 @@ class RecordPanel(QWidget):
                 if not applies:
                     notes.append("Does not apply" + (" (answer kept)" if value else ""))
                 label = f"{q.number} {q.label}" if q.number else f"{q.label} (local only)"
-                cells = [QStandardItem(label), QStandardItem(_show_value(value))]
+                cells = [
+                    QStandardItem(label),
+                    QStandardItem(answer_for_people(definition, q.key, value)),
+                ]
                 cells.append(QStandardItem(" ".join(notes)))
                 if not applies:
                     for cell in cells:
@@ -253,6 +279,28 @@ class RecordDialog(QDialog):
         self.resize(900 * len(record_ids), 600)
 
 
+def _provisional_lines(store: Store | None, paths) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the About box says is provisional (the form no longer marks each field)."""
+    loaded: list[Any] = []
+    try:
+        definitions = store.definitions if store is not None else load_definitions(paths)
+        name = store.get_setting("export_profile", None) if store is not None else None
+        loaded.append(profiles.load_export_profile(name or None, paths))
+        loaded.append(profiles.load_upload_profile(None, paths))
+    except DataFileError as exc:
+        return [f"The definition files could not all be read: {exc}"]
+    notes = provisional_notes(definitions, loaded)
+    if not notes:
+        return ["The dataset and the export format in use are not marked provisional."]
+    return [
+        "Provisional: the official FLS-DB dataset document and CSV import specification are "
+        "not public, so parts of the dataset and the export format are reasoned assumptions "
+        "until checked against them. A service holding the official documents can correct its "
+        "own copy of the file (see the README). Provisional now:",
+        *(f"  • {note}" for note in notes),
+    ]
+
+
 class AboutDialog(QDialog):
     def __init__(self, store: Store | None, paths, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -271,6 +319,9 @@ class AboutDialog(QDialog):
             with store.engine.connect() as conn:
                 cipher = conn.exec_driver_sql("PRAGMA cipher_version").scalar()
             lines.append(f"SQLCipher {cipher}")
+        lines.append("")
+        lines.extend(_provisional_lines(store, paths))
+        lines.append("")
         lines.append(f"Data folder: {paths.data_dir}")
         lines.append(f"Override folder for definitions: {paths.overrides_dir}")
         lines.append("")

@@ -8,8 +8,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -28,10 +36,12 @@ from PySide6.QtWidgets import (
 
 from flsdesk import followups, session
 from flsdesk import patient_list as pl
+from flsdesk.dataset import Definition
 from flsdesk.paths import AppPaths
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
 from flsdesk.sync import export
+from flsdesk.wording import date_for_people, question_label
 from ui.common import read_only_table
 from ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
 from ui.export_dialog import ExportDialog
@@ -51,6 +61,9 @@ DELETED, DUPLICATES = "deleted", "duplicates"
 
 
 class PatientsPage(QWidget):
+    # Enter in the search box when exactly one record matches: open it.
+    open_requested = Signal(int)
+
     def __init__(self, store: Store, next_followups: Callable[[list[int]], dict] | None = None):
         super().__init__()
         layout = QVBoxLayout(self)
@@ -60,6 +73,9 @@ class PatientsPage(QWidget):
             "Find: NHS number (with or without spaces), name or hospital number"
         )
         self.search.setAccessibleName("Find a patient")
+        self.search.setToolTip(
+            "Enter opens the record when exactly one matches; the Down arrow moves into the list."
+        )
         self.search.setClearButtonEnabled(True)
         top.addWidget(self.search, 1)
         self.filters: dict[str, QCheckBox] = {}
@@ -89,9 +105,42 @@ class PatientsPage(QWidget):
         self.empty.setStyleSheet("color: palette(mid)")
         layout.addWidget(self.empty)
         self.search.textChanged.connect(self.model.set_search)
+        self.search.returnPressed.connect(self._search_entered)
+        self.search.installEventFilter(self)
         for box in self.filters.values():
             box.toggled.connect(self._filters_changed)
         self.model.modelReset.connect(self._update_empty)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if (
+            obj is self.search
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Down
+        ):
+            self.focus_list()
+            return True
+        return super().eventFilter(obj, event)
+
+    def _search_entered(self) -> None:
+        count = self.model.rowCount()
+        if count == 1:
+            self.focus_list()
+            self.open_requested.emit(self.model.record_id(0))
+        elif count > 1:
+            # Several: go down to the list to choose with the arrow keys and Enter.
+            self.focus_list()
+
+    def focus_list(self) -> None:
+        """Into the list, on its first row (when there is one)."""
+        if not self.model.rowCount():
+            return
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.view.selectionModel().setCurrentIndex(
+            self.model.index(0, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
 
     def _filters_changed(self) -> None:
         chosen = frozenset(s for s, box in self.filters.items() if box.isChecked())
@@ -112,6 +161,10 @@ class PatientsPage(QWidget):
         return self.model.record_id(index.row()) if index.isValid() else None
 
 
+def _role(definition: Definition | None, role: str) -> str | None:
+    return definition.role(role) if definition is not None else None
+
+
 class DeletedPage(QWidget):
     def __init__(self) -> None:
         super().__init__()
@@ -126,8 +179,8 @@ class DeletedPage(QWidget):
             [
                 ("NHS number", lambda d: pl.format_nhs(d.nhs_number)),
                 ("Name", lambda d: d.name),
-                ("Fracture date", lambda d: d.diagnosed and d.diagnosed.strftime("%d/%m/%Y")),
-                ("Deleted", lambda d: d.deleted_at.strftime("%d/%m/%Y")),
+                ("Fracture date", lambda d: date_for_people(d.diagnosed)),
+                ("Deleted", lambda d: date_for_people(d.deleted_at)),
                 ("Reason", lambda d: d.reason + (f": {d.note}" if d.note else "")),
                 ("Days left", lambda d: d.days_left),
             ],
@@ -148,7 +201,7 @@ class DeletedPage(QWidget):
 
 
 class DuplicatesPage(QWidget):
-    def __init__(self) -> None:
+    def __init__(self, definition: Definition | None = None) -> None:
         super().__init__()
         layout = QVBoxLayout(self)
         note = QLabel(
@@ -159,8 +212,14 @@ class DuplicatesPage(QWidget):
         layout.addWidget(note)
         self.model = RowsModel(
             [
-                ("NHS number", lambda p: pl.format_nhs(p[0].nhs_number)),
-                ("Fracture date", lambda p: p[0].diagnosed and p[0].diagnosed.strftime("%d/%m/%Y")),
+                (
+                    question_label(definition, _role(definition, "nhs_number")) or "NHS number",
+                    lambda p: pl.format_nhs(p[0].nhs_number),
+                ),
+                (
+                    question_label(definition, _role(definition, "diagnosed")) or "Fracture date",
+                    lambda p: date_for_people(p[0].diagnosed),
+                ),
                 ("First record", lambda p: f"{p[0].id} {p[0].name or ''} ({p[0].status})"),
                 ("Second record", lambda p: f"{p[1].id} {p[1].name or ''} ({p[1].status})"),
             ],
@@ -212,7 +271,7 @@ class MainWindow(QMainWindow):
         self.followups = FollowupsPage(store)
         self.outbox = OutboxPage(store)
         self.deleted = DeletedPage()
-        self.duplicates = DuplicatesPage()
+        self.duplicates = DuplicatesPage(store.definitions.latest)
         self.pages.addTab(self.patients, "Patients")
         self.pages.addTab(self.followups, "Follow-ups")
         self.pages.addTab(self.outbox, "Outbox")
@@ -238,6 +297,7 @@ class MainWindow(QMainWindow):
         self.patients.view.doubleClicked.connect(lambda _i: self.open_selected())
         self.patients.view.activated.connect(lambda _i: self.open_selected())
         self.patients.view.selectionModel().currentRowChanged.connect(self._selection_changed)
+        self.patients.open_requested.connect(lambda rid: self.open_record(rid))
         self.deleted.restore.clicked.connect(self.restore_selected)
         self.duplicates.compare.clicked.connect(self.compare_selected)
         self.duplicates.view.doubleClicked.connect(lambda _i: self.compare_selected())

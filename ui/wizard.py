@@ -68,7 +68,8 @@ class PassphrasePage(QWizardPage):
         super().__init__()
         self.setTitle("Choose a passphrase")
         self.setSubTitle(
-            "The passphrase unlocks the encrypted store. Several unrelated words are easier to "
+            "The passphrase unlocks the encrypted store: at least "
+            f"{keys.MIN_PASSPHRASE_LENGTH} characters. Several unrelated words are easier to "
             "remember and harder to guess than a short password."
         )
         form = QFormLayout(self)

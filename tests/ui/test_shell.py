@@ -524,7 +524,7 @@ def test_audit_trail_dialog_lists_every_change(qtbot, window, store):
         for r in range(dialog.model.rowCount())
     ]
     assert rows[0][2] == "create"
-    change = next(r for r in rows if r[3] == "1.04")
+    change = next(r for r in rows if r[3] == "1.04 Post code at time of fracture")
     assert change[2] == "update — Post code found in the notes"
     assert change[5] == "LS1 4AB"
 
