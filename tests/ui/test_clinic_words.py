@@ -75,9 +75,10 @@ def test_duplicates_view_and_side_by_side_use_labels_and_ddmmyyyy(qtbot, store, 
     compare = next(w for w in window.open_windows if w.objectName() == "record_dialog")
     for panel in compare.panels:
         patient = rows_of(panel.models[0])
-        assert ["1.02 Date of birth", "02/03/1950"] == next(
-            r[:2] for r in patient if r[0].startswith("1.02 ")
-        )
+        assert next(r[:2] for r in patient if r[0].startswith("1.02 ")) == [
+            "1.02 Date of birth",
+            "02/03/1950",
+        ]
         assert next(r[1] for r in patient if r[0].startswith("1.09 ")) == "01/03/2024"
     compare.close()
 
