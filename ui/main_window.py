@@ -718,8 +718,15 @@ class MainWindow(QMainWindow):
         """Show everything again; from now on the audit trail names ``initials`` (all open
         record windows save through the one store, so they follow)."""
         if initials:
+            user = session.audit_user(initials)
+            if user != self.store.user:
+                for window in self.open_windows:
+                    # The reason the one before gave for changing a sent record does not
+                    # cover the changes of the one who goes on: they are asked their own.
+                    if getattr(window, "edit_reason", None) is not None:
+                        window.edit_reason = None  # type: ignore[attr-defined]
             self.initials = initials
-            self.store.set_user(session.audit_user(initials))
+            self.store.set_user(user)
             self.statusBar().showMessage(
                 f"Unlocked: changes are now recorded as {initials.upper()}.", 8000
             )

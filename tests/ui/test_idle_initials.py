@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from flsdesk import session
+from flsdesk.sync.export import Scope, export
 from tests.ui.conftest import PASSPHRASE, StoreBox
 from ui.app import relock_prompt
 from ui.main_window import MainWindow
@@ -154,3 +155,30 @@ def test_one_lock_at_a_time(qtbot, store, app_paths) -> None:
     qtbot.waitUntil(lambda: not window.is_locked, timeout=10_000)
     assert asked == [False]
     assert store.user.startswith("GH (")
+
+
+def test_a_reason_given_before_the_lock_is_not_reused_for_the_next_person(
+    qtbot, store, app_paths, tmp_path
+) -> None:
+    record_id = store.new_record(dict(RECORD, **{"1.04": "LS1 4AB"}))
+    _plan, result = export(store, Scope.all(), tmp_path / "out.csv")
+    assert result is not None
+    reasons = iter(["Typing error (TS)", "Letter from the GP (CD)"])
+    window = MainWindow(store, app_paths, "TS", unlock=lambda _parent, _idle: "CD")
+    qtbot.addWidget(window)
+    window.show()
+    form = window.open_record(record_id)
+    qtbot.waitUntil(lambda: form.fully_built, timeout=5000)
+    form.ask_edit_reason = lambda: next(reasons)
+    edit_postcode(qtbot, form, "LS2 9JT")
+    edit_postcode(qtbot, form, "LS2 9JU")  # the same person, the same session: asked once
+    window.act_lock.trigger()
+    qtbot.waitUntil(lambda: not window.is_locked, timeout=10_000)
+    edit_postcode(qtbot, form, "LS3 1AA")
+    changes = [a for a in store.audit_trail(record_id) if a.question == "1.04"]
+    assert [(c.user.split()[0], c.reason) for c in changes] == [
+        ("TS", "Typing error (TS)"),
+        ("TS", "Typing error (TS)"),
+        ("CD", "Letter from the GP (CD)"),
+    ]
+    form.close()
