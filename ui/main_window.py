@@ -20,6 +20,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -693,6 +694,11 @@ class MainWindow(QMainWindow):
             if flush is not None:
                 flush()
             window.hide()
+        # A dialog left open (audit trail, delete, settings) would show patient details over
+        # the locked window: cancel it; nothing in it was saved yet.
+        for dialog in self.findChildren(QDialog):
+            if dialog.isVisible() and dialog not in self.open_windows:
+                dialog.reject()
         self.locked.setText(relock_message(idle))
         self.stack.setCurrentWidget(self.locked)
         self.menuBar().setEnabled(False)

@@ -182,3 +182,32 @@ def test_a_reason_given_before_the_lock_is_not_reused_for_the_next_person(
         ("CD", "Letter from the GP (CD)"),
     ]
     form.close()
+
+
+def test_the_idle_lock_closes_an_audit_trail_left_open(qtbot, store, app_paths) -> None:
+    """Someone leaves the audit trail (patient answers) open and walks away."""
+    store.new_record(RECORD)
+    now = [0.0]
+    window = MainWindow(store, app_paths, "TS", unlock=lambda _p, _i: "CD", clock=lambda: now[0])
+    qtbot.addWidget(window)
+    window.show()
+    window.patients.view.selectRow(0)
+    window.idle.minutes = 10
+    seen: list[tuple[str, bool]] = []
+
+    def walk_away() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or dialog.objectName() != "audit_dialog":
+            QTimer.singleShot(20, walk_away)
+            return
+        now[0] += 10 * 60 + 1
+        window.idle.check()
+        seen.append((dialog.objectName(), dialog.isVisible()))
+        if dialog.isVisible():  # the lock failed to close it: close it, so the test can fail
+            dialog.reject()
+
+    QTimer.singleShot(0, walk_away)
+    window.act_audit.trigger()  # modal: returns once the dialog is gone
+    assert seen == [("audit_dialog", False)]
+    qtbot.waitUntil(lambda: not window.is_locked, timeout=10_000)
+    assert store.user.startswith("CD (")
