@@ -22,7 +22,7 @@ def relock_message(idle: bool) -> str:
     why = (
         "flsdesk locked itself after a while without use."
         if idle
-        else "flsdesk was locked with Lock now."
+        else "flsdesk was locked by its user with Lock now."
     )
     return (
         f"{why} Whoever goes on types their own initials — the audit trail names them from "
