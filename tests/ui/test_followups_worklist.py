@@ -159,7 +159,7 @@ def test_contact_details_typed_in_the_form_reach_the_list_and_the_call_sheet(
     assert cell(page, row, "phone", Qt.ItemDataRole.ToolTipRole) == (
         "Phone: 01632 960123\nSecond phone: 07700 900456"
     )
-    # Phone and GP columns are on screen too, at either size.
+    # The phone numbers and the State are on screen, at either size.
     viewport = page.view.viewport().rect()
     for key in ("phone", "state"):
         assert viewport.contains(
