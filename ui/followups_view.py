@@ -441,6 +441,8 @@ class FollowupsPage(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        # fit_columns measures this many rows per column at most: it runs after every refresh.
+        header.setResizeContentsPrecision(300)
         # The worklist's own order is by urgency, which is State ascending: the header says so.
         header.setSortIndicator(self.model.column("state"), Qt.SortOrder.AscendingOrder)
         self._fitting = False
