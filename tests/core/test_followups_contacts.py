@@ -194,3 +194,6 @@ def test_cli_csv_and_table_carry_phone_and_gp(cli_store: AppPaths, tmp_path: Pat
     assert main(["followups", "--on", TODAY.isoformat()]) == EXIT_OK
     out = capsys.readouterr().out
     assert "GP practice" in out.splitlines()[0] and "Riverside Surgery" in out
+    logs = "".join(p.read_text() for p in cli_store.log_dir.rglob("*") if p.is_file())
+    assert "followups" in logs
+    assert "960123" not in logs and "Riverside" not in logs  # no contact details in the log

@@ -193,6 +193,9 @@ def test_contact_details_typed_in_the_form_reach_the_list_and_the_call_sheet(
     heading = text.splitlines()[0]
     assert heading.startswith(f"{SERVICE}: follow-ups on {store.today():%d/%m/%Y}")
     assert "01632 960123" in text and "Riverside Surgery" in text and "Phone" in text
+    # Nothing of it in the log files.
+    logs = "".join(p.read_text() for p in paths.log_dir.rglob("*") if p.is_file())
+    assert "960123" not in logs and "900456" not in logs and "Riverside" not in logs
 
 
 def test_the_follow_up_tab_shows_the_call_history(qtbot, store, paths, ids) -> None:
