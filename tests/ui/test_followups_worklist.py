@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QTableView, QToolTip, Q
 
 from flsdesk import followups as fu
 from flsdesk import session
+from flsdesk.logs import setup_logging
 from flsdesk.paths import resolve
 from tests.ui.test_followups_view import Driver, click_ok
 from ui.followups_view import FollowupsPage
@@ -134,6 +135,7 @@ def type_into(qtbot, form: QWidget, name: str, text: str) -> None:
 def test_contact_details_typed_in_the_form_reach_the_list_and_the_call_sheet(
     qtbot, store, paths, ids, size, tmp_path: Path, monkeypatch
 ) -> None:
+    setup_logging(paths.log_dir)  # as the application does at start-up
     w = main_window(qtbot, store, paths, size)
     page = w.followups
     rid = ids["due_23"]
@@ -195,6 +197,7 @@ def test_contact_details_typed_in_the_form_reach_the_list_and_the_call_sheet(
     assert "01632 960123" in text and "Riverside Surgery" in text and "Phone" in text
     # Nothing of it in the log files.
     logs = "".join(p.read_text() for p in paths.log_dir.rglob("*") if p.is_file())
+    assert "opened in the form" in logs and "call sheet" in logs  # the log was written
     assert "960123" not in logs and "900456" not in logs and "Riverside" not in logs
 
 
