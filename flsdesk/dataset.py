@@ -87,6 +87,9 @@ _ROLE_SINGLE = (
     "followup_ended_date",
 )
 _ROLE_LIST = ("fracture_sites",)
+# Roles a definition may leave out (an older dataset file need not know them): the worklist's
+# contact details, local fields shown on the follow-up list and call sheet.
+_ROLE_OPTIONAL = ("contact_phone", "contact_phone_2", "gp_practice")
 
 # Check kinds: the parameters each needs (beyond id/kind/severity/message), the optional ones,
 # and the placeholders its message may use.
@@ -679,12 +682,15 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     if not isinstance(roles, Mapping):
         p.add("roles", "must be a table")
         roles = {}
-    p.unknown("roles", roles, set(_ROLE_SINGLE) | set(_ROLE_LIST))
-    for name in _ROLE_SINGLE:
+    p.unknown("roles", roles, set(_ROLE_SINGLE) | set(_ROLE_LIST) | set(_ROLE_OPTIONAL))
+    for name in _ROLE_SINGLE + _ROLE_OPTIONAL:
         if name not in roles:
-            p.add("roles", f"'{name}' is missing")
+            if name not in _ROLE_OPTIONAL:
+                p.add("roles", f"'{name}' is missing")
         elif roles[name] not in questions:
             p.add("roles", f"'{name}' names question {roles[name]}, which does not exist")
+        elif name in _ROLE_OPTIONAL and not questions[roles[name]].local:
+            p.add("roles", f"'{name}' must name a local field (contact details are never exported)")
     for name in _ROLE_LIST:
         value = roles.get(name)
         if not isinstance(value, list) or not value:

@@ -23,6 +23,14 @@ the list.
 - overdue and missed: days since the window closed (``day - (overdue_from - 1)``; 1 on the first
   overdue day).
 
+The list is ordered by urgency unless asked otherwise (``urgency_key``): overdue first, the most
+days overdue on top; then due, the fewest days left first; then upcoming, the soonest to open
+first; missed ones (listed only on request) last.
+
+Each row carries the record's contact details, the local fields named by the optional roles
+``contact_phone``, ``contact_phone_2`` and ``gp_practice`` (read from the stored answers: they
+have no indexed column, and only the rows of the list are read).
+
 Call attempts are local to this computer (never exported). Ending a follow-up writes the record's
 local "follow-up ended" fields through ``Store.save``, so it is audited like any other edit.
 """
@@ -129,6 +137,14 @@ class FollowupRow:
     site: str | None
     bone_therapy: str | None
     last_attempt: CallAttemptInfo | None
+    phone: str | None = None
+    phone_2: str | None = None
+    gp_practice: str | None = None
+
+    @property
+    def phones(self) -> str:
+        """Both numbers in one cell: the worklist has room for one phone column."""
+        return " / ".join(p for p in (self.phone, self.phone_2) if p)
 
     @property
     def try_again_on(self) -> date | None:
@@ -147,6 +163,22 @@ class NextFollowup:
     window_opens: date
     window_closes: date
     state: str | None  # None while the follow-up is not yet upcoming
+
+
+# The contact details of a worklist row: (FollowupRow field, the definition's optional role).
+CONTACT_ROLES: tuple[tuple[str, str], ...] = (
+    ("phone", "contact_phone"),
+    ("phone_2", "contact_phone_2"),
+    ("gp_practice", "gp_practice"),
+)
+
+_URGENCY = {OVERDUE: 0, DUE: 1, UPCOMING: 2, MISSED: 3}
+
+
+def urgency_key(state: str, days: int) -> tuple[int, int]:
+    """Sorts the most urgent first: overdue by days overdue (most first), then due by days left
+    (fewest first), then upcoming (soonest first), then missed (most recently missed first)."""
+    return _URGENCY[state], -days if state == OVERDUE else days
 
 
 def state_text(state: str, days: int) -> str:
@@ -279,6 +311,11 @@ def _window_select(
             R.bone_therapy.label("bone_therapy"),
             last_attempt.label("attempt_id"),
         ]
+        for field, role in CONTACT_ROLES:
+            key = definition.roles.get(role)
+            # Local fields are JSON keys of letters, digits and _ (checked on load).
+            value = func.json_extract(R.answers, f'$."{key}"') if key else literal(None)
+            columns.append(value.label(field))
     return select(*columns).where(*where)
 
 
@@ -315,12 +352,12 @@ def worklist(
     definitions: DefinitionSet,
     on: date,
     states: Collection[str] = OPEN_STATES,
-    sort: str = "window",
+    sort: str = "urgency",
 ) -> list[FollowupRow]:
     """Every follow-up in one of ``states`` on day ``on``.
 
-    ``sort``: "window" (the default: the earliest window first, so the longest overdue are on
-    top) or "try_again_on" (the soonest "try again on" first; follow-ups never tried last).
+    ``sort``: "urgency" (the default, see ``urgency_key``), "window" (the earliest window
+    first) or "try_again_on" (the soonest "try again on" first; follow-ups never tried last).
     """
     unknown = set(states) - set(STATES)
     if unknown:
@@ -332,6 +369,12 @@ def worklist(
     order: list[Any] = []
     if sort == "try_again_on":
         order += [ca.c.try_again_on.is_(None), ca.c.try_again_on]
+    elif sort == "urgency":
+        # urgency_key, in SQL.
+        order += [
+            case(*((fu.c.state == s, rank) for s, rank in _URGENCY.items())),
+            case((fu.c.state == OVERDUE, -fu.c.days), else_=fu.c.days),
+        ]
     elif sort != "window":
         raise ValueError(f"unknown sort '{sort}'")
     order += [fu.c.window_opens, fu.c.record_id, fu.c.window_id]
@@ -363,6 +406,9 @@ def worklist(
         site,
         therapy,
         attempt_id,
+        phone,
+        phone_2,
+        gp,
         called_on,
         outcome,
         retry,
@@ -391,9 +437,20 @@ def worklist(
                 site,
                 therapy,
                 attempt,
+                _contact(phone),
+                _contact(phone_2),
+                _contact(gp),
             )
         )
     return rows
+
+
+def _contact(value: Any) -> str | None:
+    # A hand-edited or imported answer could be a number; the list shows text.
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def counts(engine: Engine, definitions: DefinitionSet, on: date) -> dict[str, int]:
@@ -570,6 +627,9 @@ def end_followup(store: Store, record_id: int, reason: str, on: date | None = No
 CALL_SHEET_COLUMNS: tuple[str, ...] = (
     "NHS number",
     "Name",
+    "Phone",
+    "Second phone",
+    "GP practice",
     "Hospital number",
     "Fracture date",
     "Bone therapy recommended",
@@ -595,6 +655,9 @@ def call_sheet_row(row: FollowupRow) -> list[str]:
     return [
         format_nhs(row.nhs_number),
         row.name or "",
+        row.phone or "",
+        row.phone_2 or "",
+        row.gp_practice or "",
         row.hospital_number or "",
         _dmy(row.diagnosed),
         (row.bone_therapy or "").replace(";", ", "),
@@ -639,6 +702,7 @@ def labels(definitions: DefinitionSet) -> Mapping[str, str]:
 
 __all__ = [
     "CALL_SHEET_COLUMNS",
+    "CONTACT_ROLES",
     "DUE",
     "MISSED",
     "OPEN_STATES",
@@ -661,6 +725,7 @@ __all__ = [
     "log_call_attempt",
     "next_followups",
     "state_text",
+    "urgency_key",
     "worklist",
     "write_call_sheet_csv",
 ]

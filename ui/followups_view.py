@@ -54,6 +54,7 @@ from flsdesk import files
 from flsdesk import followups as fu
 from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
+from flsdesk.store.settings import SERVICE_NAME
 from flsdesk.store.store import Store
 from ui.common import ok_cancel, reason_combo
 from ui.form.values import date_from_text
@@ -70,8 +71,36 @@ _STATE_TITLES = {
 }
 
 
+# How the columns share the width (``FollowupsPage.fit_columns``): each gets its content's width
+# up to _MAX_WIDTH; when that is more than the window has, these give way, in this order, down
+# to their least width (their text elided, the whole of it in the tooltip). Follow-up, State and
+# "try again on" never do, and come early, so State is in view on a 1024-wide screen; what still
+# does not fit is a scroll away.
+_GIVE_WAY: tuple[tuple[str, int], ...] = (
+    ("bone_therapy", 80),
+    ("window", 90),
+    ("gp_practice", 80),
+    ("site", 50),
+    ("hospital_number", 70),
+    ("diagnosed", 80),
+    ("last_attempt", 90),
+    ("phone", 105),  # the first number stays whole; both are in the tooltip
+    ("name", 100),
+)
+_MAX_WIDTH = 320
+
+
 def _dmy(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
+
+
+def _phone_tip(row: fu.FollowupRow) -> str | None:
+    lines = [
+        f"{title}: {value}"
+        for title, value in (("Phone", row.phone), ("Second phone", row.phone_2))
+        if value
+    ]
+    return "\n".join(lines) or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,12 +113,31 @@ class FollowupsModel(QAbstractTableModel):
 
     ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
-    # key, title, display text, sort key
+    # key, title, display text, sort key. The order is what a nurse reads first when phoning:
+    # who, which number, which follow-up and how urgent; the details after.
     COLUMNS: tuple[
         tuple[str, str, Callable[[fu.FollowupRow], str], Callable[..., Any] | None], ...
     ] = (
-        ("nhs_number", "NHS number", lambda r: format_nhs(r.nhs_number), lambda r: r.nhs_number),
         ("name", "Name", lambda r: r.name or "", lambda r: (r.name or "").casefold() or None),
+        ("nhs_number", "NHS number", lambda r: format_nhs(r.nhs_number), lambda r: r.nhs_number),
+        ("phone", "Phone", lambda r: r.phones, lambda r: r.phones or None),
+        ("label", "Follow-up", lambda r: r.label, lambda r: (r.window_opens, r.label)),
+        (
+            "state",
+            "State",
+            lambda r: r.state_text,
+            # Ascending is the worklist's own order: the most urgent first (fu.urgency_key).
+            lambda r: fu.urgency_key(r.state, r.days),
+        ),
+        ("try_again_on", "Try again on", lambda r: _dmy(r.try_again_on), lambda r: r.try_again_on),
+        ("last_attempt", "Last call", lambda r: fu.attempt_text(r.last_attempt), None),
+        ("gp_practice", "GP practice", lambda r: r.gp_practice or "", lambda r: r.gp_practice),
+        (
+            "bone_therapy",
+            "Bone therapy recommended",
+            lambda r: (r.bone_therapy or "").replace(";", ", "),
+            lambda r: r.bone_therapy,
+        ),
         (
             "hospital_number",
             "Hospital no.",
@@ -99,28 +147,14 @@ class FollowupsModel(QAbstractTableModel):
         ("diagnosed", "Fracture date", lambda r: _dmy(r.diagnosed), lambda r: r.diagnosed),
         ("site", "Site", lambda r: r.site or "", lambda r: r.site),
         (
-            "bone_therapy",
-            "Bone therapy recommended",
-            lambda r: (r.bone_therapy or "").replace(";", ", "),
-            lambda r: r.bone_therapy,
-        ),
-        ("label", "Follow-up", lambda r: r.label, lambda r: (r.window_opens, r.label)),
-        (
             "window",
             "Window",
             lambda r: f"{_dmy(r.window_opens)}–{_dmy(r.window_closes)}",
             lambda r: r.window_opens,
         ),
-        (
-            "state",
-            "State",
-            lambda r: r.state_text,
-            # Most urgent first when ascending: missed, overdue (longest first), due, upcoming.
-            lambda r: (-fu.STATES.index(r.state), -r.days if r.state != fu.UPCOMING else r.days),
-        ),
-        ("last_attempt", "Last call", lambda r: fu.attempt_text(r.last_attempt), None),
-        ("try_again_on", "Try again on", lambda r: _dmy(r.try_again_on), lambda r: r.try_again_on),
     )
+    # Columns whose whole text may not fit: the cell's tooltip shows all of it.
+    TOOLTIP_COLUMNS = frozenset({"name", "phone", "gp_practice", "bone_therapy", "last_attempt"})
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -165,6 +199,8 @@ class FollowupsModel(QAbstractTableModel):
             return text(row)
         if role == self.ROW_ROLE:
             return row
+        if role == Qt.ItemDataRole.ToolTipRole and key in self.TOOLTIP_COLUMNS:
+            return _phone_tip(row) if key == "phone" else text(row) or None
         if role == Qt.ItemDataRole.ForegroundRole and key == "state":
             colour = _STATE_COLOURS.get(row.state)
             return QBrush(colour) if colour else None
@@ -329,6 +365,12 @@ class _Table(QTableView):
     handled here and ``activated`` is emitted exactly once per gesture.
     """
 
+    resized = Signal()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.resized.emit()
+
     def mouseDoubleClickEvent(self, event: Any) -> None:
         index = self.indexAt(event.position().toPoint())
         if event.button() == Qt.MouseButton.LeftButton and index.isValid():
@@ -393,14 +435,20 @@ class FollowupsPage(QWidget):
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setDefaultSectionSize(24)
         self.view.setSortingEnabled(True)
+        # One line per row: a long text is elided (…) rather than wrapped out of sight.
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        # No indicator at first: the list comes in the worklist's own order (earliest window).
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        widths = (110, 170, 100, 95, 70, 170, 80, 170, 210, 150, 95)
-        for col, width in enumerate(widths):
-            self.view.setColumnWidth(col, width)
+        # fit_columns measures this many rows per column at most: it runs after every refresh.
+        header.setResizeContentsPrecision(300)
+        # The worklist's own order is by urgency, which is State ascending: the header says so.
+        header.setSortIndicator(self.model.column("state"), Qt.SortOrder.AscendingOrder)
+        self._fitting = False
+        self._user_sized = False  # once the person drags a column, its width is theirs
+        header.sectionResized.connect(self._section_resized)
+        self.view.resized.connect(self.fit_columns)
         self.view.setAccessibleName("Follow-ups")
         layout.addWidget(self.view, 1)
 
@@ -454,6 +502,7 @@ class FollowupsPage(QWidget):
         header = self.view.horizontalHeader()
         if header.sortIndicatorSection() >= 0:
             self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self.fit_columns()
         self._counts = fu.counts(self.store.engine, self.store.definitions, self.day)
         for state, box in self.filters.items():
             box.setText(f"{_STATE_TITLES[state]} ({self._counts[state]})")
@@ -465,6 +514,35 @@ class FollowupsPage(QWidget):
                 self.view.selectRow(row)
         self._selection_changed()
         self.counts_changed.emit(self.counts())
+
+    def fit_columns(self) -> None:
+        """Columns as wide as their content, within the window (see _GIVE_WAY)."""
+        if self._user_sized:
+            return
+        header = self.view.horizontalHeader()
+        widths: dict[int, int] = {}
+        for col in range(self.model.columnCount()):
+            natural = max(header.sectionSizeHint(col), self.view.sizeHintForColumn(col))
+            widths[col] = min(natural, _MAX_WIDTH)
+        excess = sum(widths.values()) - self.view.viewport().width()
+        for key, least in _GIVE_WAY:
+            if excess <= 0:
+                break
+            col = self.model.column(key)
+            give = min(excess, max(0, widths[col] - least))
+            widths[col] -= give
+            excess -= give
+        self._fitting = True
+        try:
+            for col, width in widths.items():
+                self.view.setColumnWidth(col, width)
+        finally:
+            self._fitting = False
+
+    def _section_resized(self, logical: int, _old: int, _new: int) -> None:
+        # The last section stretches with the window by itself: not the person's doing.
+        if not self._fitting and logical != self.model.columnCount() - 1:
+            self._user_sized = True
 
     def _update_empty(self) -> None:
         if self.model.rowCount():
@@ -569,9 +647,11 @@ class FollowupsPage(QWidget):
             for r in self.model.rows
         )
         chosen = ", ".join(_STATE_TITLES[s].lower() for s in fu.STATES if s in self.states())
+        service = str(self.store.get_setting(SERVICE_NAME, "") or "").strip()
+        title = f"{service}: follow-ups" if service else "Follow-ups"
         return (
             "<html><body style='font-size: 9pt'>"
-            f"<h3>Follow-ups on {self.day:%d/%m/%Y} ({html.escape(chosen)}): "
+            f"<h3>{html.escape(title)} on {self.day:%d/%m/%Y} ({html.escape(chosen)}): "
             f"{len(self.model.rows)}</h3>"
             "<table border='1' cellspacing='0' cellpadding='3' width='100%'>"
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

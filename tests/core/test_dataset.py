@@ -70,6 +70,9 @@ def test_bundled_definition_loads():
     assert [q.key for q in d.local_fields] == [
         "name",
         "hospital_number",
+        "contact_phone",
+        "contact_phone_2",
+        "gp_practice",
         "notes",
         "optout_status",
         "optout_date",
@@ -496,7 +499,7 @@ def test_definitions_check_on_a_good_file(capsys):
     assert cli.main(["definitions", "--check", str(NEWER)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out
-    assert "flsdb-test-2024" in out and "50 questions" in out and "7 local fields" in out
+    assert "flsdb-test-2024" in out and "50 questions" in out and "10 local fields" in out
 
 
 @pytest.mark.parametrize(

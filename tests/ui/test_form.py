@@ -156,6 +156,8 @@ def test_a_complete_record_by_keyboard_only_survives_a_restart(
     # 1.13 stays hidden (1.12 unanswered), so Tab skips it.
     type_then_tab(qtbot, "local_name", "Ada Testcase")
     type_then_tab(qtbot, "local_hospital_number", "H1234567")
+    for contact in ("local_contact_phone", "local_contact_phone_2", "local_gp_practice"):
+        type_then_tab(qtbot, contact, "")  # left blank here (see test_followups_worklist)
     type_then_tab(qtbot, "local_notes", "Seen in fracture clinic")
     type_then_tab(qtbot, "local_optout_status", "C")
     type_then_tab(qtbot, "local_optout_date", "01/04/2025")

@@ -34,7 +34,7 @@ from flsdesk.dataset import Definition
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
 from flsdesk.store.store import Store
 from flsdesk.sync.export import was_exported
-from ui.form import values
+from ui.form import call_history, values
 from ui.form.builder import (
     ERROR_COLOUR,
     WARNING_COLOUR,
@@ -275,6 +275,7 @@ class RecordWindow(QWidget):
         if not made:
             return
         page = self._form.pages[tab_id]
+        call_history.attach(page, self._form.definition, self.store, lambda: self.record_id)
         evaluation = self.evaluation
         for row in made:
             key = row.question.key
