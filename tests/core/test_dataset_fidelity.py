@@ -206,7 +206,7 @@ def test_a_bad_alias_is_refused(aliases: Any, fragment: str) -> None:
     data = copy.deepcopy(V3_RAW)
     question = next(q for q in data["questions"] if q["number"] == "5.01")
     question["answers"][-1]["aliases"] = aliases
-    with pytest.raises(DataFileError, match="question 5.01") as info:
+    with pytest.raises(DataFileError, match=r"question 5\.01") as info:
         parse_definition(data, Path("/service/mine.toml"))
     assert fragment in str(info.value)
 
