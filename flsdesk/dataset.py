@@ -7,6 +7,9 @@ problem, so a service editing its own copy finds its mistake at once.
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -39,6 +42,23 @@ _TOP_KEYS = {
     "local_fields",
     "checks",
     "new_fracture_copies",
+    "provisional",
+    "based_on",
+    "followup_end",
+}
+# A file based on another names the base by id and gives only what differs (see
+# ``merge_based_on``); every other part of the dataset comes from the base.
+_DELTA_KEYS = {
+    "kind",
+    "id",
+    "name",
+    "version",
+    "applies_from",
+    "provisional_applies_from",
+    "provisional",
+    "based_on",
+    "answer_lists",
+    "question_changes",
 }
 _QUESTION_KEYS = {
     "number",
@@ -66,7 +86,9 @@ _QUESTION_KEYS = {
     "provisional_exclusive",
 }
 _LOCAL_KEYS = (_QUESTION_KEYS - {"number", "short_name", "lite", "lite_when"}) | {"name"}
-_ANSWER_KEYS = {"label", "code", "tags", "exclusive", "provisional"}
+_ANSWER_KEYS = {"label", "code", "tags", "exclusive", "provisional", "aliases"}
+_FOLLOWUP_END_KEYS = {"provisional", "reasons"}
+_END_REASON_KEYS = {"words", "answers"}
 _TAB_KEYS = {"id", "label", "applies_when", "not_applicable_label", "not_applicable_help"}
 _KEYS_KEYS = {"primary", "fallback", "fallback_when", "provisional_fallback"}
 _WINDOW_KEYS = {"label", "closed_by", "upcoming_from", "due_from", "overdue_from", "missed_from"}
@@ -121,6 +143,9 @@ class Answer:
     tags: frozenset[str] = frozenset()
     exclusive: bool = False
     provisional: bool = False
+    # Other texts an import file may hold for this answer of this question (e.g. "No" for
+    # 5.01's "Not assessed"); never offered in the form, never written by the export.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +229,16 @@ class FollowupWindow:
 
 
 @dataclass(frozen=True)
+class FollowupEnd:
+    """What ending follow-up for one reason implies (the definition's ``[followup_end]``)."""
+
+    reason: str  # an answer of the local "follow-up ended" field
+    words: str  # the reason as the patient list says it: "ended: moved away"
+    # question -> the answer it gets when follow-up ends, if it is unanswered and applies then
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Definition:
     id: str
     name: str
@@ -221,6 +256,12 @@ class Definition:
     evaluation_order: tuple[str, ...]
     provisional_applies_from: bool = False
     new_fracture_copies: tuple[str, ...] = ()
+    provisional: bool = False  # the whole file is a reasoned assumption
+    based_on: str | None = None  # the id of the dataset this file gives only changes to
+    followup_end: Mapping[str, FollowupEnd] = field(default_factory=dict)
+    # Changes whenever anything in the (merged) file changes: the store re-evaluates its records
+    # when the set of digests it last evaluated with differs.
+    digest: str = ""
 
     @cached_property
     def tabs_by_id(self) -> dict[str, Tab]:
@@ -326,6 +367,12 @@ def _parse_answers(
             problems.add(where, f"answer '{label}': tags must be a list of words")
             tags = []
         code = item.get("code")
+        aliases = item.get("aliases", [])
+        if not isinstance(aliases, list) or not all(
+            isinstance(a, str) and a.strip() for a in aliases
+        ):
+            problems.add(where, f"answer '{label}': aliases must be a list of texts")
+            aliases = []
         answers.append(
             Answer(
                 label=label,
@@ -333,8 +380,24 @@ def _parse_answers(
                 tags=frozenset(tags),
                 exclusive=bool(item.get("exclusive", False)),
                 provisional=bool(item.get("provisional", False)),
+                aliases=tuple(aliases),
             )
         )
+    # An alias read from a file must name one answer only, and never shadow a real answer.
+    labels = {a.label.casefold(): a.label for a in answers}
+    claimed: dict[str, str] = {}
+    for a in answers:
+        for alias in a.aliases:
+            folded = alias.casefold()
+            if folded in labels:
+                problems.add(
+                    where, f"alias '{alias}' of '{a.label}' is the answer '{labels[folded]}'"
+                )
+            elif folded in claimed and claimed[folded] != a.label:
+                problems.add(
+                    where, f"alias '{alias}' is given to both '{claimed[folded]}' and '{a.label}'"
+                )
+            claimed[folded] = a.label
     return tuple(answers)
 
 
@@ -594,8 +657,150 @@ def _parse_checks(
     return tuple(checks)
 
 
-def parse_definition(data: Mapping[str, Any], path: Path, source: str = "bundled") -> Definition:
-    """Build a Definition from parsed TOML, or raise DataFileError listing every problem."""
+def _parse_followup_end(
+    raw: Any, questions: Mapping[str, Question], roles: Mapping[str, Any], p: Problems
+) -> dict[str, FollowupEnd]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        p.add("followup_end", "must be a table")
+        return {}
+    p.unknown("followup_end", raw, _FOLLOWUP_END_KEYS)
+    reasons = raw.get("reasons", {})
+    if not isinstance(reasons, Mapping):
+        p.add("followup_end", "'reasons' must be a table of [followup_end.reasons.\"<reason>\"]")
+        return {}
+    field_key = roles.get("followup_ended_reason")
+    reason_q = questions.get(field_key) if isinstance(field_key, str) else None
+    offered = [a.label for a in reason_q.answers] if reason_q is not None else []
+    found: dict[str, FollowupEnd] = {}
+    for reason, item in reasons.items():
+        where = f"followup_end reason '{reason}'"
+        if not isinstance(item, Mapping):
+            p.add(where, "must be a table")
+            continue
+        p.unknown(where, item, _END_REASON_KEYS)
+        if reason_q is not None and reason not in offered:
+            p.add(where, f"is not an answer of {reason_q.key} ({', '.join(offered)})")
+        words = item.get("words", reason)
+        if not isinstance(words, str) or not words.strip():
+            p.add(where, "'words' must be text")
+            words = str(reason)
+        raw_answers = item.get("answers", {})
+        if not isinstance(raw_answers, Mapping):
+            p.add(where, '\'answers\' must be a table such as { "7.01" = "No" }')
+            raw_answers = {}
+        answers: dict[str, str] = {}
+        for key, label in raw_answers.items():
+            q = questions.get(key)
+            if q is None:
+                p.add(where, f"names question {key}, which does not exist")
+            elif q.local:
+                p.add(where, f"{key} is a local field; ending follow-up answers dataset questions")
+            elif q.type != "single":
+                p.add(where, f"question {key} is not a single-answer question")
+            elif not isinstance(label, str) or q.answer(label) is None:
+                p.add(where, f"'{label}' is not an answer of question {key}")
+            else:
+                answers[key] = label
+        found[str(reason)] = FollowupEnd(str(reason), words.strip(), answers)
+    return found
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def merge_based_on(
+    delta: Mapping[str, Any], path: Path, bases: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A file based on another, merged with its base; raises DataFileError naming the problems.
+
+    Such a file gives only what differs: its own id, name, version and applies_from (required:
+    it is another version), ``[answer_lists]`` that replace or add lists by name, and
+    ``[question_changes."<number>"]`` tables whose keys replace those of the base's question
+    (``answers`` and ``answer_list`` replace each other). Everything else is the base's, so a
+    correction to the base (or a field added to it) reaches this version too.
+    """
+    p = Problems()
+    for key in sorted(set(delta) - _DELTA_KEYS):
+        p.add(
+            "",
+            f"'{key}' cannot be given in a file based on another (it gives only "
+            f"{', '.join(sorted(_DELTA_KEYS - {'kind', 'based_on'}))}); to change '{key}', "
+            "copy the whole base file instead",
+        )
+    base_id = delta.get("based_on")
+    base = bases.get(base_id) if isinstance(base_id, str) else None
+    if base is None:
+        known = ", ".join(sorted(bases)) or "none"
+        p.add("", f"based_on names dataset {base_id!r}, which is not in use (known: {known})")
+        raise DataFileError(path, p.items)
+    for key in ("id", "applies_from"):
+        if key not in delta:
+            p.add("", f"'{key}' is missing (it must differ from the base's)")
+    if delta.get("id") == base.get("id"):
+        p.add("", f"'id' must differ from the base's ('{base_id}')")
+    merged: dict[str, Any] = copy.deepcopy(dict(base))
+    merged.pop("provisional", None)
+    for key in ("kind", "id", "name", "version", "applies_from"):
+        if key in delta:
+            merged[key] = delta[key]
+    for key in ("provisional_applies_from", "provisional", "based_on"):
+        if key in delta:
+            merged[key] = delta[key]
+    lists = delta.get("answer_lists", {})
+    if not isinstance(lists, Mapping):
+        p.add("answer_lists", "must be a table of lists")
+    else:
+        base_lists = merged.setdefault("answer_lists", {})
+        if isinstance(base_lists, dict):
+            base_lists.update(copy.deepcopy(dict(lists)))
+    changes = delta.get("question_changes", {})
+    if not isinstance(changes, Mapping):
+        p.add("question_changes", 'must be a table of [question_changes."<number>"]')
+        changes = {}
+    targets: dict[str, dict[str, Any]] = {}
+    for section, id_key in (("questions", "number"), ("local_fields", "name")):
+        for item in merged.get(section, []) or []:
+            if isinstance(item, dict) and isinstance(item.get(id_key), str):
+                targets.setdefault(item[id_key], item)
+    for key, change in changes.items():
+        where = f"question_changes {key}"
+        target = targets.get(str(key))
+        if target is None:
+            p.add(where, f"{key} is not a question or local field of dataset '{base_id}'")
+            continue
+        if not isinstance(change, Mapping):
+            p.add(where, "must be a table of the keys that change")
+            continue
+        for fixed in ("number", "name"):
+            if fixed in change:
+                p.add(where, f"'{fixed}' cannot change: add a question in a copy of the base")
+        if "answers" in change:
+            target.pop("answer_list", None)
+        if "answer_list" in change:
+            target.pop("answers", None)
+        target.update(copy.deepcopy(dict(change)))
+    if p.items:
+        raise DataFileError(path, p.items)
+    return merged
+
+
+def parse_definition(
+    data: Mapping[str, Any],
+    path: Path,
+    source: str = "bundled",
+    bases: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Definition:
+    """Build a Definition from parsed TOML, or raise DataFileError listing every problem.
+
+    A file with ``based_on`` is first merged with its base, looked up by id in ``bases`` (the
+    raw dataset files in use; the bundled ones when not given).
+    """
+    if "based_on" in data:
+        data = merge_based_on(data, path, bundled_bases() if bases is None else bases)
     try:
         return _parse_definition(data, path, source)
     except DataFileError:
@@ -700,6 +905,8 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
                 if ref not in questions:
                     p.add("roles", f"'{name}' names question {ref}, which does not exist")
 
+    followup_end = _parse_followup_end(data.get("followup_end"), questions, roles, p)
+
     keys_raw = data.get("keys", {})
     if not isinstance(keys_raw, Mapping):
         keys_raw = {}
@@ -778,12 +985,20 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
         evaluation_order=order,
         provisional_applies_from=bool(data.get("provisional_applies_from", False)),
         new_fracture_copies=tuple(str(c) for c in copies),
+        provisional=bool(data.get("provisional", False)),
+        based_on=str(data["based_on"]) if data.get("based_on") else None,
+        followup_end=followup_end,
+        digest=_digest(data),
     )
 
 
-def load_definition(path: Path | str, source: str = "bundled") -> Definition:
+def load_definition(
+    path: Path | str,
+    source: str = "bundled",
+    bases: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Definition:
     path = Path(path)
-    return parse_definition(read_toml(path), path, source)
+    return parse_definition(read_toml(path), path, source, bases)
 
 
 class DefinitionSet:
@@ -809,6 +1024,12 @@ class DefinitionSet:
     @property
     def latest(self) -> Definition:
         return self.definitions[-1]
+
+    @property
+    def digest(self) -> str:
+        """One text that changes whenever any definition in use changes."""
+        parts = sorted(f"{d.id}:{d.digest}" for d in self.definitions)
+        return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
     def for_date(self, diagnosed: date | None) -> Definition:
         """The version for a diagnosis date; the newest while 1.09 is unknown.
@@ -838,6 +1059,36 @@ def dataset_files(paths: AppPaths | None) -> list[DataFile]:
     return find("dataset", paths)
 
 
+def base_files(paths: AppPaths | None) -> dict[str, dict[str, Any]]:
+    """The raw dataset files in use that a ``based_on`` may name, by id (overrides win)."""
+    found: dict[str, dict[str, Any]] = {}
+    for f in dataset_files(paths):
+        try:
+            raw = read_toml(f.path)
+        except DataFileError:
+            continue  # reported when that file itself is loaded
+        if "based_on" not in raw and isinstance(raw.get("id"), str):
+            found[raw["id"]] = raw
+    return found
+
+
+def bundled_bases() -> dict[str, dict[str, Any]]:
+    return base_files(None)
+
+
 def load_definitions(paths: AppPaths | None = None) -> DefinitionSet:
     """Load every dataset file in use (overrides first), failing loudly on any problem."""
-    return DefinitionSet(load_definition(f.path, f.source) for f in dataset_files(paths))
+    files = dataset_files(paths)
+    bases = base_files(paths)
+    # Files that others are based on first: a broken base is reported as itself, not as the
+    # missing base of the files built on it.
+    files.sort(key=lambda f: 0 if _file_id(f.path) in bases else 1)
+    return DefinitionSet(load_definition(f.path, f.source, bases) for f in files)
+
+
+def _file_id(path: Path) -> str | None:
+    try:
+        value = read_toml(path).get("id")
+    except DataFileError:
+        return None
+    return value if isinstance(value, str) else None

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from sqlalchemy import (
 
 from flsdesk import files
 from flsdesk.dataset import Definition, DefinitionSet, FollowupWindow
+from flsdesk.followup_end import ended_text, implied_answers
 from flsdesk.patient_list import format_nhs
 from flsdesk.rules import Evaluation
 from flsdesk.store.models import CallAttempt, Record
@@ -163,6 +165,21 @@ class NextFollowup:
     window_opens: date
     window_closes: date
     state: str | None  # None while the follow-up is not yet upcoming
+
+    @property
+    def text(self) -> str:
+        """The patient list's cell: "16-week from 01/02/2025 (due)"."""
+        state = f" ({self.state})" if self.state else ""
+        return f"{self.label} from {self.window_opens:%d/%m/%Y}{state}"
+
+
+@dataclass(frozen=True)
+class EndedFollowup:
+    """A record whose follow-up was ended with a reason (the patient list's column)."""
+
+    record_id: int
+    reason: str
+    text: str  # "ended: moved away", the reason's words from the definition
 
 
 # The contact details of a worklist row: (FollowupRow field, the definition's optional role).
@@ -526,6 +543,43 @@ def next_followups(
     return found
 
 
+def ended_followups(
+    engine: Engine, definitions: DefinitionSet, record_ids: Iterable[int]
+) -> dict[int, EndedFollowup]:
+    """For each live record whose (applicable) follow-up was ended, the reason in words."""
+    ids = sorted(set(record_ids))
+    found: dict[int, EndedFollowup] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stmt = select(R.id, R.dataset_id, R.answers).where(
+            R.id.in_(chunk),
+            R.deleted_at.is_(None),
+            R.followup_applies.is_(True),
+            R.followup_ended.is_(True),
+        )
+        with engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        for record_id, dataset_id, text in rows:
+            definition = definitions.get(dataset_id)
+            answers = json.loads(text)
+            if not isinstance(answers, dict):
+                continue
+            reason = answers.get(definition.role("followup_ended_reason"))
+            if isinstance(reason, str):
+                found[record_id] = EndedFollowup(record_id, reason, ended_text(definition, reason))
+    return found
+
+
+def list_followups(
+    engine: Engine, definitions: DefinitionSet, record_ids: Iterable[int], on: date
+) -> dict[int, NextFollowup | EndedFollowup]:
+    """The patient list's "Next follow-up" column: the next one owed, or why it ended."""
+    ids = list(record_ids)
+    found: dict[int, NextFollowup | EndedFollowup] = dict(ended_followups(engine, definitions, ids))
+    found.update(next_followups(engine, definitions, ids, on))
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # Call attempts and ending a follow-up
 # ---------------------------------------------------------------------------------------------
@@ -615,6 +669,10 @@ def end_followup(store: Store, record_id: int, reason: str, on: date | None = No
     answers = dict(store.load(record_id).answers)
     answers[definition.role("followup_ended_reason")] = reason
     answers[definition.role("followup_ended_date")] = (on or store.today()).isoformat()
+    # What the reason implies (e.g. 7.01 "No": no 52-week follow-up will happen) is data.
+    answers.update(
+        implied_answers(store.definitions.for_answers(answers), answers, reason, store.today())
+    )
     ev = store.save(record_id, answers, reason="Follow-up ended")
     log.info("follow-up ended for record %d", record_id)
     return ev
@@ -712,6 +770,7 @@ __all__ = [
     "STATE_CHOICES",
     "UPCOMING",
     "CallAttemptInfo",
+    "EndedFollowup",
     "FollowupConfigError",
     "FollowupRow",
     "NextFollowup",
@@ -721,7 +780,9 @@ __all__ = [
     "counts",
     "end_followup",
     "end_reasons",
+    "ended_followups",
     "labels",
+    "list_followups",
     "log_call_attempt",
     "next_followups",
     "state_text",

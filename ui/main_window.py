@@ -265,7 +265,7 @@ class MainWindow(QMainWindow):
         self.pages = QTabWidget(objectName="main_pages")
         self.patients = PatientsPage(
             store,
-            lambda ids: followups.next_followups(
+            lambda ids: followups.list_followups(
                 store.engine, store.definitions, ids, store.today()
             ),
         )

@@ -116,11 +116,7 @@ class PatientTableModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             if key == NEXT_FOLLOWUP:
                 nxt = self._next.get(row.id)
-                if nxt is None:
-                    return ""
-                return f"{nxt.label} from {nxt.window_opens:%d/%m/%Y}" + (
-                    f" ({nxt.state})" if nxt.state else ""
-                )
+                return "" if nxt is None else nxt.text
             value = row.value(key)
             if key == "nhs_number":
                 return pl.format_nhs(value)

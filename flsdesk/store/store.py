@@ -56,6 +56,8 @@ from flsdesk.store.records import (
 log = logging.getLogger("flsdesk.store")
 
 Clock = Callable[[], datetime]
+# The digest of the definition files the records were last evaluated with (a setting).
+DEFINITIONS_DIGEST = "definitions_digest"
 _DERIVED = (
     "dataset_id",
     "nhs_number",
@@ -173,6 +175,7 @@ class Store:
         try:
             with store._write, store.engine.begin() as conn:
                 settings_mod.set_(conn, settings_mod.SERVICE_NAME, site)
+                settings_mod.set_(conn, DEFINITIONS_DIGEST, store.definitions.digest)
                 if org_code:
                     settings_mod.set_(conn, settings_mod.ORG_CODE, org_code)
                 now = _utc(store._clock()).isoformat()
@@ -213,7 +216,8 @@ class Store:
         store = cls._open(paths, key, user, clock, definitions, creating=False)
         try:
             store.purge_expired()
-            store.refresh_stale()
+            if not store.refresh_for_definitions():
+                store.refresh_stale()
         except BaseException:
             store.close()
             raise
@@ -622,6 +626,18 @@ class Store:
         if ids:
             log.info("re-evaluated %d record(s) for today's date", len(ids))
         return len(ids)
+
+    def refresh_for_definitions(self) -> int:
+        """Re-derive every record when the definition files in use are not those the store was
+        last evaluated with (an upgrade, a corrected override): statuses, follow-ups and the
+        dataset version of each record then follow the files in use. Returns how many."""
+        digest = self.definitions.digest
+        if self.get_setting(DEFINITIONS_DIGEST) == digest:
+            return 0
+        count = self.reevaluate_all()
+        self.set_setting(DEFINITIONS_DIGEST, digest)
+        log.info("definition files changed: re-evaluated %d record(s)", count)
+        return count
 
     def reevaluate_all(self) -> int:
         """Re-derive every live record (after a definition file changes)."""

@@ -311,6 +311,10 @@ class _Cells:
                 table.setdefault(_norm(a.label), a.label)
                 if a.code:
                     table.setdefault(_norm(a.code), a.label)
+            for a in q.answers:
+                # The definition's own aliases for this question (5.01 "No" = "Not assessed").
+                for alias in a.aliases:
+                    table.setdefault(_norm(alias), a.label)
             for text, label in self.aliases.items():
                 if q.answer(label) is not None:
                     table.setdefault(_norm(text), label)
@@ -633,7 +637,9 @@ def _plan_rows(
     snapshot = _snapshot(store)
     plan.fingerprint = snapshot.fingerprint
     hooks = _Hooks(snapshot)
-    cells = _Cells(definition, profile)
+    # Each row's cells are read with the dataset version of its own date of diagnosis: the
+    # answers offered (and their aliases) differ between versions.
+    cells = {d.id: _Cells(d, profile) for d in store.definitions}
     read = [c for c in plan.columns if not c.ignored]
     width = len(plan.columns)
     total = len(body)
@@ -765,7 +771,7 @@ def _read_row(
     row: list[str],
     width: int,
     read: list[Column],
-    cells: _Cells,
+    cells: Mapping[str, _Cells],
     definitions: DefinitionSet,
 ) -> _Row:
     r = _Row(line, {}, set(), {}, {}, [])
@@ -790,7 +796,8 @@ def _read_row(
             )
         )
         return r
-    questions = definitions.latest.questions
+    latest = definitions.latest
+    definition = _row_definition(row, read, cells[latest.id], definitions)
     for c in read:
         key = str(c.question)
         raw = row[c.index]
@@ -798,7 +805,9 @@ def _read_row(
         if not text:
             r.empty.add(key)
             continue
-        value, bad = cells.read(questions[key], text)
+        # A question the row's version lacks is read as the newest defines it.
+        version = definition if key in definition.questions else latest
+        value, bad = cells[version.id].read(version.questions[key], text)
         r.raw[key] = raw
         if bad is not None:
             r.bad[key] = bad
@@ -807,6 +816,19 @@ def _read_row(
         else:
             r.empty.add(key)
     return r
+
+
+def _row_definition(
+    row: list[str], read: list[Column], cells: _Cells, definitions: DefinitionSet
+) -> Definition:
+    """The dataset version for the row's date of diagnosis (the newest while it is unknown)."""
+    latest = definitions.latest
+    role = latest.role("diagnosed")
+    for c in read:
+        if c.question == role:
+            value, _ = cells.read(latest.questions[role], row[c.index].strip())
+            return definitions.for_answers({role: value})
+    return latest
 
 
 def _merge(

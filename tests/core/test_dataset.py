@@ -27,7 +27,8 @@ from flsdesk.paths import bundled_resources, resolve
 
 BUNDLED = bundled_resources() / "datasets" / "flsdb-v3.toml"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "datasets"
-NEWER = FIXTURES / "flsdb-test-2024.toml"
+NEWER = FIXTURES / "flsdb-test-2025.toml"
+BEFORE_2024 = bundled_resources() / "datasets" / "flsdb-v3-before-2024.toml"
 BROKEN_SYNTAX = FIXTURES / "broken-syntax.toml"
 BROKEN_DEFINITION = FIXTURES / "broken-definition.toml"
 RAW = tomllib.loads(BUNDLED.read_text(encoding="utf-8"))
@@ -65,7 +66,7 @@ def problems_of(mutate):
 def test_bundled_definition_loads():
     d = load_definition(BUNDLED)
     assert d.id == "flsdb-v3"
-    assert d.applies_from == date(2016, 1, 1)
+    assert d.applies_from == date(2024, 1, 1)
     assert len(d.exported_questions) == 49
     assert [q.key for q in d.local_fields] == [
         "name",
@@ -102,7 +103,8 @@ def test_bundled_questions_are_numbered_in_form_order_from_1_01_to_7_07():
 
 def test_load_definitions_without_overrides_is_the_bundled_file():
     definitions = load_definitions()
-    assert [d.path for d in definitions] == [BUNDLED]
+    assert [d.path for d in definitions] == [BEFORE_2024, BUNDLED]
+    assert [d.applies_from for d in definitions] == [date(2016, 1, 1), date(2024, 1, 1)]
     assert definitions.latest.source == "bundled"
 
 
@@ -361,20 +363,20 @@ def two_versions():
 
 def test_fixture_version_differs_as_intended():
     newer = load_definition(NEWER)
-    assert newer.id == "flsdb-test-2024"
-    assert newer.applies_from == date(2024, 1, 1)
+    assert newer.id == "flsdb-test-2025"
+    assert newer.applies_from == date(2025, 1, 1)
     assert "2.07" in newer.questions and "2.07" not in load_definition(BUNDLED).questions
 
 
 @pytest.mark.parametrize(
     ("diagnosed", "expected"),
     [
-        (date(2023, 12, 31), "flsdb-v3"),
-        (date(2024, 1, 1), "flsdb-test-2024"),  # the applies_from day itself
-        (date(2025, 3, 3), "flsdb-test-2024"),
-        (date(2016, 1, 1), "flsdb-v3"),
+        (date(2024, 12, 31), "flsdb-v3"),
+        (date(2025, 1, 1), "flsdb-test-2025"),  # the applies_from day itself
+        (date(2025, 3, 3), "flsdb-test-2025"),
+        (date(2024, 1, 1), "flsdb-v3"),
         (date(2010, 6, 1), "flsdb-v3"),  # before every version: the earliest
-        (None, "flsdb-test-2024"),  # unknown: the newest
+        (None, "flsdb-test-2025"),  # unknown: the newest
     ],
 )
 def test_for_date_picks_the_version_by_diagnosis(two_versions, diagnosed, expected):
@@ -382,10 +384,10 @@ def test_for_date_picks_the_version_by_diagnosis(two_versions, diagnosed, expect
 
 
 def test_for_answers_reads_1_09(two_versions):
-    assert two_versions.for_answers({"1.09": "2024-02-01"}).id == "flsdb-test-2024"
-    assert two_versions.for_answers({"1.09": "2020-02-01"}).id == "flsdb-v3"
-    assert two_versions.for_answers({"1.09": "not a date"}).id == "flsdb-test-2024"
-    assert two_versions.latest.id == "flsdb-test-2024"
+    assert two_versions.for_answers({"1.09": "2025-02-01"}).id == "flsdb-test-2025"
+    assert two_versions.for_answers({"1.09": "2024-02-01"}).id == "flsdb-v3"
+    assert two_versions.for_answers({"1.09": "not a date"}).id == "flsdb-test-2025"
+    assert two_versions.latest.id == "flsdb-test-2025"
 
 
 def test_two_files_with_the_same_applies_from_are_refused():
@@ -395,7 +397,7 @@ def test_two_files_with_the_same_applies_from_are_refused():
     with pytest.raises(DataFileError) as info:
         DefinitionSet([load_definition(BUNDLED), twin])
     text = str(info.value)
-    assert "01/01/2016" in text
+    assert "01/01/2024" in text
     assert "flsdb-v3.toml" in text and "same-day.toml" in text
 
 
@@ -415,27 +417,33 @@ def test_override_with_the_bundled_name_replaces_it():
     assert changed != text
     (overrides_dir() / "flsdb-v3.toml").write_text(changed, encoding="utf-8")
     definitions = load_definitions(resolve())
-    assert len(definitions.definitions) == 1
+    assert len(definitions.definitions) == 2
     d = definitions.latest
     assert d.source == "override"
     assert d.path.parent == overrides_dir()
     assert d.questions["2.01"].label == "Height in centimetres"
+    # The earlier version is based on flsdb-v3 as in use: it follows the override.
+    earlier = definitions.for_date(date(2023, 5, 1))
+    assert earlier.id == "flsdb-v3-before-2024" and earlier.source == "bundled"
+    assert earlier.questions["2.01"].label == "Height in centimetres"
 
 
 def test_override_with_a_new_name_adds_a_version():
     shutil.copy(NEWER, overrides_dir() / NEWER.name)
     definitions = load_definitions(resolve())
     assert [(d.id, d.source) for d in definitions] == [
+        ("flsdb-v3-before-2024", "bundled"),
         ("flsdb-v3", "bundled"),
-        ("flsdb-test-2024", "override"),
+        ("flsdb-test-2025", "override"),
     ]
-    assert definitions.for_date(date(2024, 5, 1)).id == "flsdb-test-2024"
-    assert definitions.for_date(date(2023, 5, 1)).id == "flsdb-v3"
+    assert definitions.for_date(date(2025, 5, 1)).id == "flsdb-test-2025"
+    assert definitions.for_date(date(2024, 5, 1)).id == "flsdb-v3"
+    assert definitions.for_date(date(2023, 5, 1)).id == "flsdb-v3-before-2024"
 
 
 def test_override_of_another_kind_is_not_a_dataset():
     (overrides_dir() / "profile.toml").write_text('kind = "export-profile"\n', encoding="utf-8")
-    assert [d.source for d in load_definitions(resolve())] == ["bundled"]
+    assert [d.source for d in load_definitions(resolve())] == ["bundled", "bundled"]
 
 
 def test_a_broken_override_fails_loudly():
@@ -499,7 +507,7 @@ def test_definitions_check_on_a_good_file(capsys):
     assert cli.main(["definitions", "--check", str(NEWER)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out
-    assert "flsdb-test-2024" in out and "50 questions" in out and "10 local fields" in out
+    assert "flsdb-test-2025" in out and "50 questions" in out and "10 local fields" in out
 
 
 @pytest.mark.parametrize(

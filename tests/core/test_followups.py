@@ -292,13 +292,13 @@ def test_each_definition_uses_its_own_day_counts(paths: AppPaths, clock: FakeClo
     """Records diagnosed under a later definition are timed by that definition's windows."""
     text = BUNDLED.read_text(encoding="utf-8")
     text = text.replace('id = "flsdb-v3"', 'id = "flsdb-test-later"', 1)
-    text = text.replace("applies_from = 2016-01-01", "applies_from = 2025-01-01", 1)
+    text = text.replace("applies_from = 2024-01-01", "applies_from = 2025-01-01", 1)
     old = '[followup.windows.16]\nlabel = "16-week"\nclosed_by = "6.01"\nupcoming_from = 56\n'
     assert old in text
     text = text.replace(old, old.replace("56", "30").replace("16-week", "16-week (later)"))
     _override(paths, "flsdb-test-later.toml", text)
     with Store.create(paths, TEST_KEY, TEST_USER, "Test FLS", clock=clock) as s:
-        assert len(s.definitions.definitions) == 2
+        assert len(s.definitions.definitions) == 3
         later = s.new_record(answers_for(40))  # diagnosed 2025-04-23: the later file
         earlier = s.new_record(answers_for(40, on=date(2024, 12, 1)))
         assert s.load(later).dataset_id == "flsdb-test-later"

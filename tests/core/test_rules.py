@@ -230,7 +230,8 @@ def test_1_13_only_once_1_12_is_answered():
     [
         ("Not ordered", {"3.02"}),
         ("Ordered or recommended", {"3.03", "3.04", "3.05"}),
-        ("Already had a recent DXA", set()),
+        # The recent scan's T-score and fracture risk are what the FLS uses (spec section 3).
+        ("Already had a recent DXA", {"3.04", "3.05"}),
         (None, set()),
     ],
 )
