@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flsdesk.cli import EXIT_OK, EXIT_USAGE, CliError, Context
+from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, CliError, Context
 from flsdesk.paths import make_private_dir
 from flsdesk.store import backup as backup_mod
-from flsdesk.store import keys, unlock
+from flsdesk.store import keys, presence, unlock
 from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse
 
 RECOVERY_WARNING = """\
@@ -64,12 +64,11 @@ def _create_database(ctx: Context, key: bytes, site: str, org_code: str | None) 
 
 def run_init(args: argparse.Namespace, ctx: Context) -> int:
     paths = ctx.paths
-    if paths.database.exists() or paths.key_file.exists():
-        raise CliError(
-            f"A store already exists in {paths.data_dir}; nothing was changed. "
-            "(To move a store to this computer, use 'flsdesk restore'.)",
-            EXIT_USAGE,
-        )
+    # Settles an interrupted restore first, then refuses a store, a damaged one or leftovers.
+    blocker = presence.creation_blocker(paths)
+    if blocker:
+        code = EXIT_STORE if isinstance(blocker, StoreDamaged) else EXIT_USAGE
+        raise CliError(str(blocker), code)
     site = args.site.strip()
     if not site:
         raise CliError("--site needs the service's name.", EXIT_USAGE)
