@@ -123,7 +123,14 @@ def snapshot(src_db: Path, key: bytes, dest: Path, key_file: Path | None = None)
     tmp_db = _private_tmp(dest.parent, f".{dest.name}.", ".db")
     tmp_out = _private_tmp(dest.parent, f".{dest.name}.", ".tmp")
     try:
-        source = connect(src_db, key)
+        try:
+            source = connect(src_db, key)
+        except WrongKey:
+            # The key file accepted this key: a database it does not open is damaged.
+            raise StoreDamaged(
+                f"The database file {src_db} cannot be read with the store's own key; "
+                "no backup was written."
+            ) from None
         try:
             target = connect(tmp_db, key, wal=False)
             try:
