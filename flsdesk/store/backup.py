@@ -143,6 +143,14 @@ def snapshot(src_db: Path, key: bytes, dest: Path, key_file: Path | None = None)
                 records = _check_copy(target, src_db)
             finally:
                 target.close()
+            # The copy leaves out what the live file holds outside its pages in use; damage
+            # there still means the file is failing, and is reported before backing up.
+            pages = integrity.page_check(source)
+            if not pages.ok:
+                raise StoreDamaged(
+                    f"The store's database {src_db} is damaged ({pages.problems[0]}); "
+                    "no backup was written."
+                )
         finally:
             source.close()
         _write_container(tmp_out, tmp_db, doc, records)
@@ -569,9 +577,7 @@ def restore_with_key(
         new_db, records = _extract_and_check(info, data_key, paths.data_dir)
         new_key: Path | None = None
         try:
-            preview = RestorePreview(
-                info, records, any(p.exists() for p in _store_files(paths))
-            )
+            preview = RestorePreview(info, records, any(p.exists() for p in _store_files(paths)))
             if confirm is not None and not confirm(preview):
                 log.info("restore not confirmed; nothing changed")
                 return False

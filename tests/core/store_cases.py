@@ -65,7 +65,7 @@ def flip_byte_in_records_page(paths: AppPaths) -> int:
         root = conn.execute(
             "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'records'"
         ).fetchone()[0]
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
     finally:
         conn.close()
     raw = bytearray(paths.database.read_bytes())
