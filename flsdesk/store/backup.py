@@ -548,7 +548,10 @@ class RestorePreview:
 
     def describe(self) -> str:
         held = "an unknown number of" if self.records is None else str(self.records)
-        return f"The backup {self.backup.path} was made {self.backup.created} and holds {held} records."
+        return (
+            f"The backup {self.backup.path} was made {self.backup.created} "
+            f"and holds {held} records."
+        )
 
 
 Confirm = Callable[[RestorePreview], bool]

@@ -29,10 +29,9 @@ from flsdesk import __version__
 from flsdesk.dataset import DefinitionSet, load_definitions
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.rules import Evaluation
-from flsdesk.store import audit
+from flsdesk.store import audit, integrity, keys, presence
 from flsdesk.store import settings as settings_mod
 from flsdesk.store.backup import SUFFIX as BACKUP_SUFFIX
-from flsdesk.store import integrity, keys, presence
 from flsdesk.store.backup import restore_hint, snapshot
 from flsdesk.store.engine import connect, create_engine
 from flsdesk.store.errors import NoStore, StoreDamaged, StoreError, WrongKey

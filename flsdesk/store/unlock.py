@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from flsdesk.paths import AppPaths
 from flsdesk.store import keys
-from flsdesk.store.errors import NoStore, StoreError, WrongKey
+from flsdesk.store.errors import StoreError, WrongKey
 
 log = logging.getLogger("flsdesk.store")
 
