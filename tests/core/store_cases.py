@@ -48,19 +48,20 @@ def record_count(paths: AppPaths) -> int:
         return int(c.exec_driver_sql("SELECT count(*) FROM records").scalar())
 
 
-def checkpoint(paths: AppPaths) -> None:
+def checkpoint(paths: AppPaths, key: bytes | None = None) -> None:
     """Fold the WAL into the database file, so a byte flipped in the file is a byte of data."""
-    conn = engine.connect(paths.database, data_key(paths))
+    conn = engine.connect(paths.database, key or data_key(paths))
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
 
 
-def flip_byte_in_records_page(paths: AppPaths) -> int:
+def flip_byte_in_records_page(paths: AppPaths, key: bytes | None = None) -> int:
     """Flip one byte inside a page that holds rows of the records table; returns the page."""
-    checkpoint(paths)
-    conn = engine.connect(paths.database, data_key(paths))
+    key = key or data_key(paths)
+    checkpoint(paths, key)
+    conn = engine.connect(paths.database, key)
     try:
         root = conn.execute(
             "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'records'"
@@ -77,3 +78,24 @@ def flip_byte_in_records_page(paths: AppPaths) -> int:
 
 def automatic_backups(paths: AppPaths) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in backup.automatic_backups(paths.backups_dir)}
+
+
+def flip_byte_in_free_page(paths: AppPaths, key: bytes | None = None) -> None:
+    """Free some pages (a scratch table dropped) and flip a byte among them: damage only the
+    full check (every page's HMAC) can see; quick_check reads the pages in use only."""
+    key = key or data_key(paths)
+    conn = engine.connect(paths.database, key)
+    try:
+        conn.execute("CREATE TABLE scratch (v BLOB)")
+        conn.executemany("INSERT INTO scratch VALUES (?)", [(bytes(3000),) for _ in range(40)])
+        conn.commit()
+        conn.execute("DROP TABLE scratch")  # its pages go to the free list
+        conn.commit()
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 10
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    raw = bytearray(paths.database.read_bytes())
+    raw[len(raw) - 3 * page_size + 100] ^= 0xFF  # near the end: among the freed pages
+    paths.database.write_bytes(bytes(raw))

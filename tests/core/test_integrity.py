@@ -20,8 +20,8 @@ from tests.core.conftest_records import FakeClock
 from tests.core.store_cases import (
     add_records,
     automatic_backups,
-    checkpoint,
     data_key,
+    flip_byte_in_free_page,
     flip_byte_in_records_page,
     init_store,
 )
@@ -78,21 +78,7 @@ def test_a_flipped_byte_in_a_free_page_is_found_by_the_full_check(paths: AppPath
     """quick_check reads the pages in use only; the full check (before every backup) reads every
     page's HMAC, free pages included."""
     key = data_key(paths)
-    conn = engine.connect(paths.database, key)
-    conn.execute("CREATE TABLE scratch (v BLOB)")
-    conn.executemany("INSERT INTO scratch VALUES (?)", [(bytes(3000),) for _ in range(40)])
-    conn.commit()
-    conn.execute("DROP TABLE scratch")  # its pages go to the free list
-    conn.commit()
-    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-    conn.close()
-    checkpoint(paths)
-    assert free > 10
-    size = paths.database.stat().st_size
-    raw = bytearray(paths.database.read_bytes())
-    raw[size - 3 * page_size + 100] ^= 0xFF  # near the end: among the freed pages
-    paths.database.write_bytes(bytes(raw))
+    flip_byte_in_free_page(paths, key)
 
     conn = engine.connect(paths.database, key)
     try:
