@@ -212,3 +212,18 @@ def test_passphrase_still_opens_after_refusals(store_with_backups: AppPaths) -> 
     # The refusals above never touch the key file: the passphrase keeps opening the store.
     assert keys.unlock_with_passphrase(store_with_backups.key_file, PASS)
     assert record_count(store_with_backups) == 12
+
+
+def test_the_wizard_path_never_creates_over_a_damaged_store(
+    store_with_backups: AppPaths,
+) -> None:
+    """session.create (what the wizard calls) refuses like init, with the backup to restore."""
+    from flsdesk import session
+
+    paths = store_with_backups
+    paths.database.unlink()
+    key_before = paths.key_file.read_bytes()
+    with pytest.raises(StoreDamaged, match="is missing") as refused:
+        session.create(paths, "another long passphrase", "AB", "Other FLS", "RX2")
+    assert "flsdesk restore" in str(refused.value)
+    assert paths.key_file.read_bytes() == key_before and not paths.database.exists()
