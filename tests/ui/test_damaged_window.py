@@ -221,3 +221,25 @@ def test_the_wizard_is_not_offered_over_a_restore_kept_aside(
     assert session.store_exists(paths)  # settled: the old store is back, so: unlock, no wizard
     assert paths.database.exists() and paths.key_file.exists()
     assert _records(paths) == RECORDS
+
+
+def test_closing_a_damaged_store_backs_nothing_up_and_says_which_backup_is_good(
+    qtbot, store_with_backup: AppPaths
+) -> None:
+    paths = store_with_backup
+    key = session.unlock_key(paths, PASSPHRASE)
+    last_good = backup.automatic_backups(paths.backups_dir)[-1]
+    started = app_mod.Started(session.open_store(paths, key, INITIALS), key, INITIALS)
+    flip_byte_in_free_page(paths, key)  # found while the window was open
+    told: list[str] = []
+
+    def acknowledge(box: QMessageBox) -> None:
+        qtbot.addWidget(box)
+        told.append(box.text())
+        click(qtbot, box.button(QMessageBox.StandardButton.Ok))
+
+    driver = Driver(qtbot, acknowledge)
+    app_mod.close_store(started, paths)
+    driver.check()
+    assert "damaged" in told[0] and str(last_good) in told[0]
+    assert backup.automatic_backups(paths.backups_dir) == [last_good]
