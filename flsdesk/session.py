@@ -6,6 +6,7 @@ unlocking (passphrase, recovery key, the remembered key, who is using the app) l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flsdesk.paths import AppPaths, make_private_dir
-from flsdesk.store import keys
+from flsdesk.store import keys, presence
+from flsdesk.store.backup import restore_leftovers
 from flsdesk.store.errors import NoStore, StoreError
 from flsdesk.store.store import Store, user_label
 
@@ -24,7 +26,15 @@ RECOVERY_ENV = "FLSDESK_RECOVERY_KEY"
 
 
 def store_exists(paths: AppPaths) -> bool:
-    return paths.key_file.exists() or paths.database.exists()
+    """Whether the window should unlock (True) or offer the first-run wizard (False).
+
+    An interrupted restore is settled first, and its leftovers alone also count as a store, so
+    the wizard never creates a store over one kept aside. A damaged store counts too: the
+    window then offers to restore it, never to start afresh.
+    """
+    with contextlib.suppress(StoreError, OSError):
+        presence.settle(paths)  # a failure leaves the leftovers, which count below
+    return presence.any_store_files(paths) or bool(restore_leftovers(paths))
 
 
 def audit_user(initials: str) -> str:
@@ -81,8 +91,9 @@ def create(
     clock: Callable[[], datetime] | None = None,
 ) -> Created:
     """Create the key file and the encrypted store; the recovery key is returned once."""
-    if store_exists(paths):
-        raise StoreError(f"A store already exists in {paths.data_dir}.")
+    blocker = presence.creation_blocker(paths)
+    if blocker:
+        raise blocker
     keys.check_new_passphrase(passphrase)
     make_private_dir(paths.data_dir)
     data_key, recovery_key = keys.create_key_file(paths.key_file, passphrase)

@@ -15,9 +15,10 @@ from flsdesk.datafiles import DataFileError
 from flsdesk.dataset import load_definitions
 from flsdesk.logs import install_excepthook, setup_logging
 from flsdesk.paths import AppPaths
-from flsdesk.store import backup
-from flsdesk.store.errors import StoreError, StoreInUse, WrongKey
+from flsdesk.store import backup, presence
+from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse, WrongKey
 from flsdesk.store.store import Store
+from ui.store_repair import DailyCheck, ask_rotate_richer, offer_restore
 from ui.unlock import UnlockDialog
 from ui.wizard import SetupWizard
 
@@ -52,7 +53,19 @@ def first_run(paths: AppPaths) -> Started | None:
     return Started(wizard.store, wizard.data_key, wizard.service_page.initials.text())
 
 
-def open_existing(paths: AppPaths) -> Started | None:
+def start_store(paths: AppPaths) -> Started | None:
+    """The first-run wizard when there is no store, else unlock and open it; a damaged store is
+    never replaced by a new one: its latest good backup is offered instead."""
+    if not session.store_exists(paths):  # settles an interrupted restore first
+        return first_run(paths)
+    problem = presence.file_problem(paths)
+    damaged = f"The store in {paths.data_dir} is damaged: {problem}."
+    if problem and not offer_restore(paths, damaged):
+        return None
+    return open_existing(paths)
+
+
+def open_existing(paths: AppPaths, *, offered: bool = False) -> Started | None:
     """Unlock (environment, remembered key or dialog) and open; None when the user gave up."""
     initials = os.environ.get(session.INITIALS_ENV, "")
     try:
@@ -73,6 +86,11 @@ def open_existing(paths: AppPaths) -> Started | None:
             "is lost. Switch to the copy that is already open, or close it first."
         )
         return None
+    except StoreDamaged as exc:
+        # Found by the quick check, or a database the store's own key does not open.
+        if offered or not offer_restore(paths, str(exc)):
+            return None
+        return open_existing(paths, offered=True)
     except StoreError as exc:
         show_error(str(exc))
         return None
@@ -107,7 +125,7 @@ def run(paths: AppPaths) -> int:
             f"from {paths.overrides_dir}."
         )
         return 2
-    started = open_existing(paths) if session.store_exists(paths) else first_run(paths)
+    started = start_store(paths)
     if started is None:
         return 3 if session.store_exists(paths) else 0
     from ui.main_window import MainWindow
@@ -115,16 +133,24 @@ def run(paths: AppPaths) -> int:
     window = MainWindow(started.store, paths, started.initials, unlock=relock_prompt(paths))
     window.show()
     window.start_idle_watch(app)
+    daily_check = DailyCheck(started.store, paths, window)
+    daily_check.start()
     log.info("window open")
     code = app.exec()
+    daily_check.wait()
     close_store(started, paths)
     return int(code)
 
 
-def close_store(started: Started, paths: AppPaths) -> None:
-    """Close the store and keep a rotating encrypted backup (the last seven)."""
+def close_store(started: Started, paths: AppPaths, parent: QWidget | None = None) -> None:
+    """Close the store and keep a rotating encrypted backup (the last seven); backups holding
+    more records than the store are deleted only if the person says so; a damaged store is not
+    backed up, and the person is told which backup is the last good one."""
     try:
         started.store.close()
-        backup.rotating_backup_on_close(paths, started.data_key)
+        backup.rotating_backup_on_close(paths, started.data_key, ask=ask_rotate_richer(parent))
+    except StoreDamaged as exc:
+        log.error("backup on close refused: the store is damaged")
+        show_error(str(exc), parent)
     except (StoreError, OSError) as exc:
         log.error("backup on close failed: %s", type(exc).__name__)

@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flsdesk.cli import EXIT_OK, EXIT_USAGE, CliError, Context
+from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, CliError, Context
 from flsdesk.paths import make_private_dir
 from flsdesk.store import backup as backup_mod
-from flsdesk.store import keys, unlock
+from flsdesk.store import keys, presence, unlock
 from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse
 
 RECOVERY_WARNING = """\
@@ -41,6 +41,11 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("restore", help="replace the store with a backup, after checking it")
     p.add_argument("file", metavar="FILE", help="a .fdbk backup file")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="replace the store without asking (for scripts; without a terminal it is required)",
+    )
     p.set_defaults(handler=run_restore)
 
 
@@ -64,12 +69,11 @@ def _create_database(ctx: Context, key: bytes, site: str, org_code: str | None) 
 
 def run_init(args: argparse.Namespace, ctx: Context) -> int:
     paths = ctx.paths
-    if paths.database.exists() or paths.key_file.exists():
-        raise CliError(
-            f"A store already exists in {paths.data_dir}; nothing was changed. "
-            "(To move a store to this computer, use 'flsdesk restore'.)",
-            EXIT_USAGE,
-        )
+    # Settles an interrupted restore first, then refuses a store, a damaged one or leftovers.
+    blocker = presence.creation_blocker(paths)
+    if blocker:
+        code = EXIT_STORE if isinstance(blocker, StoreDamaged) else EXIT_USAGE
+        raise CliError(str(blocker), code)
     site = args.site.strip()
     if not site:
         raise CliError("--site needs the service's name.", EXIT_USAGE)
@@ -146,10 +150,36 @@ def run_restore(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"{path}: {exc} Nothing was changed.", EXIT_USAGE) from None
     except StoreError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+    if not args.yes and not unlock.stdin_is_terminal():
+        # Asked before the secret: a script must not find out only after unlocking.
+        raise CliError(
+            f"{backup_mod.RestorePreview(info, info.records, False).describe()} Restoring it "
+            f"replaces the store in {ctx.paths.data_dir}; without a terminal to ask on, add "
+            "--yes to confirm. Nothing was changed.",
+            EXIT_USAGE,
+        )
     key = keys.unlock_document(info.key_document, _backup_secret())
+
+    def confirm(preview: backup_mod.RestorePreview) -> bool:
+        # Shown even with --yes, so a script's log says what was put in place.
+        print(preview.describe())
+        if args.yes:
+            return True
+        if preview.replaces_store:
+            question = f"Replace the store in {ctx.paths.data_dir} with it? [y/N] "
+        else:
+            question = f"Restore it into {ctx.paths.data_dir}? [y/N] "
+        try:
+            answer = input(question)
+        except EOFError:
+            answer = ""
+        return answer.strip().lower() in {"y", "yes"}
+
     try:
-        backup_mod.restore_with_key(info, key, ctx.paths)
+        done = backup_mod.restore_with_key(info, key, ctx.paths, confirm=confirm)
     except StoreDamaged as exc:
         raise CliError(f"{path}: {exc} Nothing was changed.", EXIT_USAGE) from None
+    if not done:
+        raise CliError("Not restored (not confirmed); nothing was changed.", EXIT_USAGE)
     print(f"Restored the store in {ctx.paths.data_dir} from {path} (made {info.created}).")
     return EXIT_OK

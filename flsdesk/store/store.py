@@ -29,12 +29,12 @@ from flsdesk import __version__
 from flsdesk.dataset import DefinitionSet, load_definitions
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.rules import Evaluation
-from flsdesk.store import audit
+from flsdesk.store import audit, integrity, keys, presence
 from flsdesk.store import settings as settings_mod
 from flsdesk.store.backup import SUFFIX as BACKUP_SUFFIX
-from flsdesk.store.backup import recover_interrupted_restore, snapshot
+from flsdesk.store.backup import restore_hint, snapshot
 from flsdesk.store.engine import connect, create_engine
-from flsdesk.store.errors import NoStore, StoreError
+from flsdesk.store.errors import NoStore, StoreDamaged, StoreError, WrongKey
 from flsdesk.store.lock import StoreLock
 from flsdesk.store.migrations import migrate
 from flsdesk.store.models import Meta, Record
@@ -203,18 +203,35 @@ class Store:
         *,
         definitions: DefinitionSet | None = None,
     ) -> Store:
-        """Open an existing store: lock, unlock, migrate, then the start-up purge and refresh."""
-        if paths.data_dir.is_dir():
-            # A restore cut short by a power failure leaves the old store aside: put it back (or
-            # finish the clean-up) before looking for the database, under the store's lock.
-            with StoreLock(paths.data_dir):
-                recover_interrupted_restore(paths)
-        if not paths.database.exists():
+        """Open an existing store: lock, unlock, migrate, a quick integrity check, then the
+        start-up purge and refresh.
+
+        A key file whose database is missing, empty, cut short or unreadable with the key file's
+        own key is a damaged store (StoreDamaged naming the backup to restore), never a new one.
+        """
+        # A restore cut short by a power failure leaves the old store aside: put it back (or
+        # finish the clean-up) before looking for the database, under the store's lock.
+        presence.settle(paths)
+        if not paths.database.exists() and not paths.key_file.exists():
             raise NoStore(
                 f"There is no store in {paths.data_dir} yet; create one with 'flsdesk init'."
             )
-        store = cls._open(paths, key, user, clock, definitions, creating=False)
+        # Test and benchmark stores have no key file beside them; the database is judged alone.
+        problem = presence.file_problem(paths, need_key_file=False)
+        if problem:
+            raise presence.damaged(paths, problem)
         try:
+            store = cls._open(paths, key, user, clock, definitions, creating=False)
+        except WrongKey:
+            if key is not None and paths.key_file.exists() and keys.matches(paths.key_file, key):
+                # The key file accepted this key, so the database not opening with it is damage
+                # (or another store's database put in its place), not a wrong passphrase.
+                raise presence.damaged(
+                    paths, "its database file cannot be read with the store's own key"
+                ) from None
+            raise
+        try:
+            store.quick_check()
             store.purge_expired()
             if not store.refresh_for_definitions():
                 store.refresh_stale()
@@ -247,6 +264,43 @@ class Store:
                 engine.dispose()
             _release(lock)
             raise
+
+    def quick_check(self) -> integrity.CheckResult:
+        """The time-boxed check at every open; StoreDamaged when it finds damage."""
+        with self.engine.connect() as conn:
+            result = integrity.quick_check(conn.connection.driver_connection)
+        if not result.ok:
+            raise StoreDamaged(
+                f"The store in {self.paths.data_dir} is damaged: its database fails its "
+                f"integrity check ({result.problems[0]}). {restore_hint(self.paths)}"
+            )
+        return result
+
+    def full_check(self) -> integrity.CheckResult:
+        """Every page and the whole structure (slow: the window runs it in a worker thread).
+        Records the day it passed, so the window runs it at most daily."""
+        with self.engine.connect() as conn:
+            result = integrity.full_check(conn.connection.driver_connection)
+        if result.ok:
+            self._set_meta(integrity.FULL_CHECK_META_KEY, _utc(self._clock()).date().isoformat())
+        return result
+
+    def full_check_due(self) -> bool:
+        last = self._get_meta(integrity.FULL_CHECK_META_KEY)
+        return last is None or last < _utc(self._clock()).date().isoformat()
+
+    def _get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(Meta.value).where(Meta.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._write, self.engine.begin() as conn:
+            changed = conn.execute(
+                update(Meta.__table__).where(Meta.key == key).values(value=value)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(Meta.__table__), [{"key": key, "value": value}])
 
     def close(self) -> None:
         self.engine.dispose()

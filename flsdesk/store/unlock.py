@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from flsdesk.paths import AppPaths
 from flsdesk.store import keys
-from flsdesk.store.errors import NoStore, StoreError, WrongKey
+from flsdesk.store.errors import StoreError, WrongKey
 
 log = logging.getLogger("flsdesk.store")
 
@@ -39,11 +39,10 @@ def stdin_is_terminal() -> bool:
 
 
 def require_store(paths: AppPaths) -> None:
-    if not paths.key_file.exists() or not paths.database.exists():
-        raise NoStore(
-            f"There is no flsdesk store in {paths.data_dir} yet. "
-            "Create one with 'flsdesk init --site NAME'."
-        )
+    # An interrupted restore is settled first; a key file without a usable database is damaged.
+    from flsdesk.store import presence
+
+    presence.require_store(paths)
 
 
 def unlock(

@@ -165,7 +165,7 @@ def test_backup_and_restore_round_trip(
     monkeypatch.delenv("FLSDESK_PASSPHRASE")
     monkeypatch.setenv("FLSDESK_RECOVERY_KEY", recovery.lower())
     new_pc = tmp_path / "new-pc"
-    assert main(["--data-dir", str(new_pc), "restore", str(made)]) == EXIT_OK
+    assert main(["--data-dir", str(new_pc), "restore", "--yes", str(made)]) == EXIT_OK
     assert "Restored" in capsys.readouterr().out
     assert keys.unlock_with_passphrase(resolve(new_pc).key_file, PASS) == data_key
 
@@ -198,7 +198,7 @@ def test_restore_refused_while_in_use(
     assert main(["backup", str(tmp_path)]) == EXIT_OK
     made = capsys.readouterr().out.strip()
     with StoreLock(paths.data_dir):
-        assert main(["restore", made]) == EXIT_STORE
+        assert main(["restore", "--yes", made]) == EXIT_STORE
     assert "already open" in capsys.readouterr().err
 
 
@@ -213,6 +213,6 @@ def test_restore_with_the_wrong_passphrase_is_exit_3(
     assert main(["backup", str(tmp_path)]) == EXIT_OK
     made = capsys.readouterr().out.strip()
     monkeypatch.setenv("FLSDESK_PASSPHRASE", "not the passphrase")
-    assert main(["--data-dir", str(tmp_path / "new"), "restore", made]) == EXIT_STORE
+    assert main(["--data-dir", str(tmp_path / "new"), "restore", "--yes", made]) == EXIT_STORE
     assert "not right" in capsys.readouterr().err
     assert not resolve(tmp_path / "new").database.exists()

@@ -219,7 +219,7 @@ def test_empty_chainer_not_trusted() -> None:
 def _store(tmp_path: Path) -> tuple[object, bytes, str]:
     paths = resolve(tmp_path / "data")
     data_key, recovery = keys.create_key_file(paths.key_file, PASS)
-    paths.database.write_bytes(b"")
+    paths.database.write_bytes(bytes(4096))  # one page: an empty file is a damaged store
     return paths, data_key, recovery
 
 
