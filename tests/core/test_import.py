@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
+from flsdesk.sync import batches, importer
 from flsdesk.sync import export as ex
-from flsdesk.sync import importer
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     FakeClock,
