@@ -968,6 +968,53 @@ def days_since_last_export(store: Store, today: date) -> int | None:
     return None if day is None else max(0, (today - day).days)
 
 
+OVERDUE_DAYS = 31  # the FLS-DB asks for an upload at least monthly (FAQ 8)
+
+
+@dataclass(frozen=True)
+class SendingAge:
+    """The status bar's line about sending: the text, and whether it is overdue (red)."""
+
+    text: str
+    overdue: bool
+
+
+def sending_age(store: Store, today: date) -> SendingAge:
+    """Days since the last *sent* batch. A store that has never exported is not overdue
+    until it is older than a month (a new store has nothing to send yet)."""
+    sent = days_since_last_sent(store, today)
+    if sent is not None:
+        text = "Sent today" if sent == 0 else f"{sent} day(s) since the last sent export"
+        return SendingAge(text, sent > OVERDUE_DAYS)
+    saved = days_since_last_export(store, today)
+    created = _store_created(store)
+    old_store = created is not None and (today - created).days > OVERDUE_DAYS
+    if saved is None:
+        return SendingAge("Never exported", old_store)
+    return SendingAge(
+        "Never sent: mark the saved file as uploaded in the Outbox once it is",
+        saved > OVERDUE_DAYS or old_store,
+    )
+
+
+def _store_created(store: Store) -> date | None:
+    with store.engine.connect() as conn:
+        value = conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'created_at'").scalar()
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone().date()
+
+
+def last_export_folder(store: Store) -> Path:
+    """The folder the newest export was saved in, while it exists; else the home folder."""
+    for batch in batches.list_batches(store):
+        if batch.scope != batches.EXTERNAL_SCOPE and batch.file_path.parent.is_dir():
+            return batch.file_path.parent
+    return Path.home()
+
+
 def default_file_name(store: Store, scope: Scope) -> str:
     """A file name holding no patient data: the date and the scope."""
     stamp = store.now().replace(tzinfo=UTC).astimezone().strftime("%Y-%m-%d")
