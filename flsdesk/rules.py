@@ -470,16 +470,21 @@ def problem_summary(evaluation: Evaluation, most: int = 6) -> str:
         for key in sorted(evaluation.errors, key=lambda k: order.get(k, len(order)))
         for m in evaluation.errors[key]
     ]
-    if errors:
+
+    def label(key: str) -> str:
+        return definition.questions[key].label if key in definition.questions else key
+
+    if any(m.kind != REQUIRED_KIND for m in errors):
         parts = [_labelled(definition, m) for m in errors]
-    elif evaluation.missing_lite:
-        labels = [
-            definition.questions[k].label if k in definition.questions else k
-            for k in evaluation.missing_lite
-        ]
-        shown = labels[:most]
+    elif evaluation.missing_lite or errors:
+        # A Draft: what is missing; and what must be answered before it can be exported.
+        labels = [label(k) for k in evaluation.missing_lite]
         more = f" and {len(labels) - most} more" if len(labels) > most else ""
-        return "Missing: " + ", ".join(shown) + more
+        text = ("Missing: " + ", ".join(labels[:most]) + more) if labels else ""
+        needed = list(dict.fromkeys(label(m.question) for m in errors))
+        if needed:
+            text += (". " if text else "") + "Needed before export: " + ", ".join(needed) + "."
+        return text
     else:
         return ""
     text = " ".join(p if p.endswith((".", "?", "!")) else p + "." for p in parts[:most])
