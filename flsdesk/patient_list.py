@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, problem_summary
 from flsdesk.store.models import Record
+from flsdesk.store.records import RecordNotFound
 
 if TYPE_CHECKING:
     from flsdesk.store.store import Store
@@ -104,7 +105,10 @@ def status_text(status: str, missing: int) -> str:
 def why(store: Store, record_id: int) -> str:
     """The record's status in words — which error, or what is missing — for the status cell's
     tooltip. One record at a time (on hover): the list itself never evaluates records."""
-    record = store.load(record_id)
+    try:
+        record = store.load(record_id)
+    except RecordNotFound:
+        return ""  # deleted for good since the list was read: the next refresh drops it
     evaluation = store.evaluate(record.answers, record_id)
     return problem_summary(evaluation) or "Complete: every question the FLS-DB needs is answered."
 

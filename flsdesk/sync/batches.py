@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid as uuidlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -45,6 +46,18 @@ MARKED_BY_HAND = "Uploaded in the webtool"  # the receipt's first words when mar
 
 # Batches this process is writing right now: never "recovered" from under their writer.
 _IN_FLIGHT: set[str] = set()
+
+
+@contextmanager
+def being_written(batch_id: str) -> Iterator[None]:
+    """While the export writing this batch runs, ``recover_interrupted`` leaves it alone (an
+    outbox refresh in the window's thread must not take a live export for a dead one)."""
+    _IN_FLIGHT.add(batch_id)
+    try:
+        yield
+    finally:
+        _IN_FLIGHT.discard(batch_id)
+
 
 ROW = "row"
 DELETED = "deleted"

@@ -889,15 +889,14 @@ def write(
         with store.write_transaction() as conn:
             batches.finish_writing(conn, batch_id)
 
-    batches._IN_FLIGHT.add(batch_id)
     try:
-        sha = atomic_write(path, chunks(), commit=commit)
+        with batches.being_written(batch_id):
+            sha = atomic_write(path, chunks(), commit=commit)
     except WriteError as exc:
         raise ExportError(str(exc)) from None
     except PermissionError:
         raise ExportError(f"Cannot write {path}: permission denied.") from None
     finally:
-        batches._IN_FLIGHT.discard(batch_id)
         # A failed rename (or a failure after it) leaves a "writing" batch: settle it now, by
         # whether its file arrived; if even that fails, the next export or start settles it.
         try:
