@@ -341,7 +341,7 @@ class ExportDialog(QDialog):
         held_layout.addWidget(self.held_view)
         held_buttons = QHBoxLayout()
         self.optout_button = QPushButton(
-            "Mark these as checked against the opt-out list…", objectName="export_optout"
+            "Mark these as checked against the list…", objectName="export_optout"
         )
         self.optout_button.setToolTip(
             "Save the list of NHS numbers not yet checked for your information-governance team "
