@@ -195,3 +195,20 @@ def test_patient_list_status_says_which_error_and_an_empty_record_is_a_draft(
     assert model.index(row, col).data().startswith("Draft (")
     assert model.index(row, col).data(Qt.ItemDataRole.ForegroundRole).color().name() != "#b00020"
     assert model.index(row, col).data(Qt.ItemDataRole.ToolTipRole).startswith("Missing: ")
+
+
+def test_an_export_killed_before_finishing_is_recognised_at_start(qtbot, store, paths, tmp_path):
+    """The state a kill between the rename and the batch's last commit leaves (the crash-point
+    tests make it with a real SIGKILL): the window's start settles it by the file's hash."""
+    from flsdesk.sync import export as ex
+
+    result = ex.write(store, ex.prepare(store, ex.Scope.all()), tmp_path / "killed.csv")
+    with store.write_transaction() as conn:
+        conn.exec_driver_sql("UPDATE export_batches SET state = 'writing'")
+    w = MainWindow(store, paths, "AB")
+    qtbot.addWidget(w)
+    w.show()
+    assert w.outbox.model.rowCount() == 1
+    assert w.outbox.model.index(0, 5).data() == "Saved, not marked as uploaded"
+    [batch] = batches.list_batches(store)
+    assert batch.batch_id == result.batch_id and batch.state == batches.EXPORTED
