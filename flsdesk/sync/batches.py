@@ -372,10 +372,13 @@ def set_state(
         values["failure"] = failure
     if attempts is not None:
         values["attempts"] = attempts
+    where = [batches_table.c.batch_id == batch_id]
+    if state != SENT:
+        # Sent is final: an upload that fails after the user marked the batch uploaded in the
+        # webtool (or a second window's retry) must not make it unsent again.
+        where.append(batches_table.c.state != SENT)
     with store.write_transaction() as conn:
-        conn.execute(
-            update(batches_table).where(batches_table.c.batch_id == batch_id).values(values)
-        )
+        conn.execute(update(batches_table).where(*where).values(values))
     log.info("batch %s is now %s", batch_id, state)
 
 
@@ -449,11 +452,13 @@ def last_sent_day(store: Store) -> date | None:
 
 
 def last_export_day(store: Store) -> date | None:
-    """The local date of the newest export (files made elsewhere and uploaded do not count)."""
+    """The local date of the newest export saved (files made elsewhere and uploaded, and files
+    discarded as not sent, do not count)."""
     with store.engine.connect() as conn:
         at = conn.scalar(
             select(func.max(batches_table.c.created_at)).where(
-                batches_table.c.scope != EXTERNAL_SCOPE
+                batches_table.c.scope != EXTERNAL_SCOPE,
+                batches_table.c.state.not_in((WRITING, DISCARDED)),
             )
         )
     if at is None:

@@ -247,3 +247,22 @@ def test_mark_uploaded_day_is_kept_whatever_the_time_zone(store: Store, out_dir:
     batches.mark_uploaded(store, batch.batch_id, store.today())
     assert batches.last_sent_day(store) == store.today()
     assert isinstance(batches.last_sent_day(store), date)
+
+
+def test_sent_is_final(store: Store, out_dir: Path) -> None:
+    """An upload failing after the user marked the batch uploaded does not make it unsent."""
+    add_golden(store)
+    batch = _save(store, out_dir / "1.csv")
+    batches.set_state(store, batch.batch_id, batches.UPLOADING)
+    batches.mark_uploaded(store, batch.batch_id, store.today())
+    batches.set_state(store, batch.batch_id, batches.FAILED, failure="timed out", attempts=3)
+    found = batches.get_batch(store, batch.batch_id)
+    assert found is not None and found.state == batches.SENT and found.failure is None
+
+
+def test_a_discarded_file_does_not_count_as_saved(store: Store, out_dir: Path) -> None:
+    add_golden(store)
+    batch = _save(store, out_dir / "1.csv")
+    batches.discard(store, batch.batch_id)
+    assert ex.days_since_last_export(store, store.today()) is None
+    assert ex.sending_age(store, store.today()).text == "Never exported"
