@@ -991,7 +991,7 @@ def sending_age(store: Store, today: date) -> SendingAge:
     if saved is None:
         return SendingAge("Never exported", old_store)
     return SendingAge(
-        "Never sent: mark the saved file as uploaded in the Outbox once it is",
+        "Never sent: the saved file is not marked as uploaded (Outbox)",
         saved > OVERDUE_DAYS or old_store,
     )
 
