@@ -72,6 +72,13 @@ class MarkUploadedDialog(QDialog):
         return date(d.year(), d.month(), d.day())
 
 
+def _since(batch: batches.Batch) -> str:
+    # Marked by hand: the user gave a day, not a time.
+    if batch.state == batches.SENT and (batch.receipt or "").startswith(batches.MARKED_BY_HAND):
+        return local_time(batch.state_at)[:10]
+    return local_time(batch.state_at)
+
+
 def _scope_text(scope: str) -> str:
     if scope.startswith("month:"):
         return f"diagnosed {scope[6:]}"
@@ -117,7 +124,7 @@ class OutboxPage(QWidget):
                 ("Records", lambda b: b.record_count),
                 ("Which", lambda b: _scope_text(b.scope)),
                 ("State", lambda b: STATE_TEXT.get(b.state, b.state)),
-                ("Since", lambda b: local_time(b.state_at)),
+                ("Since", _since),
                 (
                     "Receipt or reason",
                     lambda b: b.receipt if b.state == batches.SENT else b.failure,

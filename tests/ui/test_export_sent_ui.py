@@ -131,6 +131,7 @@ def test_mark_uploaded_in_the_webtool_from_the_outbox(qtbot, window, store, tmp_
     with qtbot.waitSignal(page.changed, timeout=5_000):
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert page.model.index(0, 5).data() == "Sent"
+    assert page.model.index(0, 6).data() == f"{today:%d/%m/%Y}"  # the day given, no time
     assert "Uploaded in the webtool on" in page.model.index(0, 7).data()
     assert not page.mark_button.isEnabled() and not page.discard_button.isEnabled()
     assert window.export_age.text() == "Sent today" and window.export_age.styleSheet() == ""
