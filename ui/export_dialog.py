@@ -623,7 +623,7 @@ class ExportDialog(QDialog):
         name, _ = QFileDialog.getSaveFileName(
             self,
             "Save the FLS-DB import file",
-            str(self.suggested_path(suggested)),
+            suggested,  # already in the last export's folder
             "CSV files (*.csv)",
         )
         return name or None
