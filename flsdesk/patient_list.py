@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
+from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, problem_summary
 from flsdesk.store.models import Record
+from flsdesk.store.records import RecordNotFound
+
+if TYPE_CHECKING:
+    from flsdesk.store.store import Store
 
 R = Record.__table__.c
 LIST_INDEX = "ix_records_list"  # schema step 4: the list's columns, live records only
@@ -96,6 +100,17 @@ def status_text(status: str, missing: int) -> str:
     if status == DRAFT and missing:
         return f"Draft ({missing} missing)"
     return status
+
+
+def why(store: Store, record_id: int) -> str:
+    """The record's status in words — which error, or what is missing — for the status cell's
+    tooltip. One record at a time (on hover): the list itself never evaluates records."""
+    try:
+        record = store.load(record_id)
+    except RecordNotFound:
+        return ""  # deleted for good since the list was read: the next refresh drops it
+    evaluation = store.evaluate(record.answers, record_id)
+    return problem_summary(evaluation) or "Complete: every question the FLS-DB needs is answered."
 
 
 def _escape_like(text: str) -> str:

@@ -23,6 +23,7 @@ NEEDS_CORRECTION = "Needs correction"
 DRAFT = "Draft"
 COMPLETE = "Complete"
 STATUSES = (NEEDS_CORRECTION, DRAFT, COMPLETE)
+REQUIRED_KIND = "required"
 
 
 class RecordHooks(Protocol):
@@ -42,6 +43,7 @@ class Message:
     text: str
     check: str
     other_record: int | None = None
+    kind: str = ""  # the check's kind ("required", "nhs_number"…)
 
 
 @dataclass
@@ -57,9 +59,12 @@ class Evaluation:
 
     @property
     def status(self) -> str:
-        if self.errors:
+        # A question not answered yet is not a mistake: a record lacking only what is
+        # "required" (a brand-new one has neither NHS number nor date) is a Draft; it still
+        # has errors, so it is held back from export until they are answered.
+        if any(m.kind != REQUIRED_KIND for ms in self.errors.values() for m in ms):
             return NEEDS_CORRECTION
-        if self.missing_lite:
+        if self.missing_lite or self.errors:
             return DRAFT
         return COMPLETE
 
@@ -422,7 +427,7 @@ def evaluate(
                 text = check.message
             bucket = result.errors if check.severity == "error" else result.warnings
             bucket.setdefault(question, []).append(
-                Message(question, check.severity, text, check.id, other)
+                Message(question, check.severity, text, check.id, other, check.kind)
             )
 
     value_of = effective.get
@@ -439,3 +444,50 @@ def evaluate(
     order = list(questions)
     result.missing_lite.sort(key=order.index)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Why: the status in words
+# ---------------------------------------------------------------------------------------------
+
+
+def _labelled(definition: Definition, message: Message) -> str:
+    q = definition.questions.get(message.question)
+    label = q.label if q else message.question
+    text = message.text.strip()
+    # Messages that already name their question ("{label} is needed…") are not prefixed again.
+    return text if label.lower() in text.lower() else f"{label}: {text}"
+
+
+def problem_summary(evaluation: Evaluation, most: int = 6) -> str:
+    """Why a record is not Complete, in the rules' own words with the question's label:
+    every error (the reason it is held back from export), or else what is still missing.
+    Empty for a Complete record. Shown on screen only: it may quote an answer."""
+    definition = evaluation.definition
+    order = {key: i for i, key in enumerate(definition.questions)}
+    errors = [
+        m
+        for key in sorted(evaluation.errors, key=lambda k: order.get(k, len(order)))
+        for m in evaluation.errors[key]
+    ]
+
+    def label(key: str) -> str:
+        return definition.questions[key].label if key in definition.questions else key
+
+    if any(m.kind != REQUIRED_KIND for m in errors):
+        parts = [_labelled(definition, m) for m in errors]
+    elif evaluation.missing_lite or errors:
+        # A Draft: what is missing; and what must be answered before it can be exported.
+        labels = [label(k) for k in evaluation.missing_lite]
+        more = f" and {len(labels) - most} more" if len(labels) > most else ""
+        text = ("Missing: " + ", ".join(labels[:most]) + more) if labels else ""
+        needed = list(dict.fromkeys(label(m.question) for m in errors))
+        if needed:
+            text += (". " if text else "") + "Needed before export: " + ", ".join(needed) + "."
+        return text
+    else:
+        return ""
+    text = " ".join(p if p.endswith((".", "?", "!")) else p + "." for p in parts[:most])
+    if len(parts) > most:
+        text += f" And {len(parts) - most} more."
+    return text

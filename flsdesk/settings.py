@@ -84,7 +84,8 @@ SETTINGS: tuple[Setting, ...] = (
         "require_optout_check",
         "Require the opt-out check before export",
         "Hold back records whose National Data Opt-out status has not been checked "
-        "(otherwise they are exported with a warning).",
+        "(otherwise they are exported with a warning). On for new stores: the FLS-DB has no "
+        "exemption from the opt-out (FAQ 5).",
         "bool",
         False,
     ),

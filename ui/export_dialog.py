@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtCore import QDate, QObject, QThread, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -249,6 +249,7 @@ class ExportDialog(QDialog):
     refresh the outbox and the status bar."""
 
     open_record_requested = Signal(int)
+    optout_requested = Signal()  # open the opt-out tools (mark records as checked)
     exported = Signal(str)
     uploaded = Signal(str)
     report_ready = Signal()  # for tests and the window: the report is on screen
@@ -338,8 +339,20 @@ class ExportDialog(QDialog):
             QLabel("These records are not in the file. Double-click one (or Open) to fix it.")
         )
         held_layout.addWidget(self.held_view)
+        held_buttons = QHBoxLayout()
+        self.optout_button = QPushButton(
+            "Mark these as checked against the list…", objectName="export_optout"
+        )
+        self.optout_button.setToolTip(
+            "Save the list of NHS numbers not yet checked for your information-governance team "
+            "and read their answer back: every record on it is marked at once."
+        )
+        self.optout_button.hide()
         self.open_button = QPushButton("Open record", objectName="export_open_record")
-        held_layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
+        held_buttons.addWidget(self.optout_button)
+        held_buttons.addStretch(1)
+        held_buttons.addWidget(self.open_button)
+        held_layout.addLayout(held_buttons)
         deleted_page = QWidget()
         deleted_layout = QVBoxLayout(deleted_page)
         deleted_layout.addWidget(
@@ -377,12 +390,14 @@ class ExportDialog(QDialog):
         layout.addLayout(buttons)
         for b in (self.save_button, self.upload_button, self.webtool_button, self.folder_button):
             b.setEnabled(False)
+        self._has_upload_address()  # the disabled Upload button says where to set the address
 
         self.scope_box.currentIndexChanged.connect(self._scope_changed)
         self.month_edit.dateChanged.connect(lambda _d: self.prepare())
         self.refresh_button.clicked.connect(self.prepare)
         self.held_view.doubleClicked.connect(lambda index: self._open_held(index.row()))
         self.open_button.clicked.connect(self._open_selected_held)
+        self.optout_button.clicked.connect(self.optout_requested.emit)
         self.save_button.clicked.connect(self.save)
         self.upload_button.clicked.connect(self.upload)
         self.webtool_button.clicked.connect(self.open_webtool)
@@ -434,17 +449,15 @@ class ExportDialog(QDialog):
         self.tabs.setTabText(1, f"Held back ({len(plan.held_back)})")
         self.tabs.setTabText(2, f"Warnings ({len(plan.warnings)})")
         self.tabs.setTabText(3, f"Deleted since sent ({len(plan.deleted_since_sent)})")
-        drafts = sum(1 for r in plan.going if r.status == "Draft")
-        text = (
-            f"{len(plan.going)} record(s) will go ({plan.scope.describe()}; {drafts} draft(s) — "
-            f"the webtool takes drafts). {len(plan.held_back)} held back."
-        )
-        if plan.scope.kind == "since-last":
-            text += f" {plan.unchanged} unchanged since they were last sent."
-        if plan.profile.provisional:
+        # Clinicians' words: the file format and its provisional status belong in About.
+        text = plan.summary_line()
+        unchecked = sum(1 for r in plan.held_back if r.reason == ex.HELD_OPTOUT_NOT_CHECKED)
+        unchecked += sum(1 for r in plan.warnings if r.reason == ex.WARN_OPTOUT_NOT_CHECKED)
+        self.optout_button.setVisible(unchecked > 0)
+        if unchecked:
             text += (
-                f" Format: profile '{plan.profile.id}' (provisional: the official import "
-                "specification is not public)."
+                f" {unchecked} record(s) not yet checked against the National Data Opt-out "
+                "list: see Held back or Warnings."
             )
         if plan.is_empty:
             text += " Nothing to save."
@@ -470,7 +483,9 @@ class ExportDialog(QDialog):
         plan = self.plan
         if plan is None or plan.is_empty or self.work.busy:
             return
-        name = self.ask_save_path(ex.default_file_name(self.store, plan.scope))
+        name = self.ask_save_path(
+            str(self.suggested_path(ex.default_file_name(self.store, plan.scope)))
+        )
         if not name:
             return
         path = Path(name)
@@ -488,17 +503,20 @@ class ExportDialog(QDialog):
         self.saved = result
         self._set_busy(False)
         self.save_button.setEnabled(False)  # saved: a new report is needed for another file
-        has_url = bool(str(self.store.get_setting(up.URL_SETTING) or "").strip())
+        has_url = self._has_upload_address()
         self.after.setText(
-            f"Saved {result.records} record(s) to {result.path}.\n"
+            f"Saved {result.records} record(s) to {result.path}. Saved is not sent: "
             + (
-                "Upload it now, or open the FLS-DB import page and choose the file there."
+                "upload it now, or upload it on the FLS-DB import page and then mark it as "
+                "uploaded in the Outbox."
                 if has_url
-                else "Open the FLS-DB import page and choose this file on its Import Data page."
+                else "upload it on the FLS-DB webtool's Import Data page, then mark it as "
+                "uploaded in the Outbox (until then its records go again with the next export)."
             )
         )
-        for b in (self.upload_button, self.webtool_button, self.folder_button):
+        for b in (self.webtool_button, self.folder_button):
             b.setEnabled(True)
+        self.upload_button.setEnabled(has_url)
         if result.batch_id:
             self.exported.emit(result.batch_id)
         self.finished_work.emit("saved")
@@ -574,6 +592,16 @@ class ExportDialog(QDialog):
         self.after.setText("Cancelled; nothing was written.")
         self.finished_work.emit("cancelled")
 
+    def _has_upload_address(self) -> bool:
+        has_url = bool(str(self.store.get_setting(up.URL_SETTING) or "").strip())
+        self.upload_button.setToolTip(
+            ""
+            if has_url
+            else "No upload address is set: set one in Settings (Upload address) to upload from "
+            "flsdesk, or upload the file on the webtool's Import Data page."
+        )
+        return has_url
+
     def _set_busy(self, busy: bool) -> None:
         for w in (self.scope_box, self.refresh_button):
             w.setEnabled(not busy)
@@ -587,9 +615,16 @@ class ExportDialog(QDialog):
             self.webtool_button.setEnabled(True)
             self.folder_button.setEnabled(self.saved.path is not None)
 
+    def suggested_path(self, name: str) -> Path:
+        """The file name in the folder of the last export (where the user keeps them)."""
+        return ex.last_export_folder(self.store) / name
+
     def _ask_save_path(self, suggested: str) -> str | None:
         name, _ = QFileDialog.getSaveFileName(
-            self, "Save the FLS-DB import file", str(Path.home() / suggested), "CSV files (*.csv)"
+            self,
+            "Save the FLS-DB import file",
+            suggested,  # already in the last export's folder
+            "CSV files (*.csv)",
         )
         return name or None
 

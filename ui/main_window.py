@@ -86,7 +86,9 @@ class PatientsPage(QWidget):
             self.filters[status] = box
             top.addWidget(box)
         layout.addLayout(top)
-        self.model = PatientTableModel(store.engine, next_followups, self)
+        self.model = PatientTableModel(
+            store.engine, next_followups, self, explain=lambda rid: pl.why(store, rid)
+        )
         self.view = read_only_table("patient_table", fit_columns=False)
         # One line per patient: more of the list on screen, and no height to compute per row.
         self.view.setWordWrap(False)
@@ -309,6 +311,7 @@ class MainWindow(QMainWindow):
         self.followups.counts_changed.connect(self._followup_counts_changed)
         self.followups.records_changed.connect(self.refresh)
         self.outbox.uploaded.connect(lambda _batch: self.refresh_export_age())
+        self.outbox.changed.connect(lambda _batch: self.refresh_export_age())
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -498,15 +501,9 @@ class MainWindow(QMainWindow):
         self.followup_counts.setText(f"Follow-ups: {due} due · {overdue} overdue")
 
     def refresh_export_age(self) -> None:
-        days = export.days_since_last_export(self.store, self.store.today())
-        if days is None:
-            self.export_age.setText("Never exported")
-        else:
-            self.export_age.setText(
-                "Exported today" if days == 0 else f"{days} days since the last export"
-            )
-        # The FLS-DB asks for an upload at least monthly (FAQ 8).
-        self.export_age.setStyleSheet("color: #b00020" if days is None or days > 31 else "")
+        age = export.sending_age(self.store, self.store.today())
+        self.export_age.setText(age.text)
+        self.export_age.setStyleSheet("color: #b00020" if age.overdue else "")
 
     def refresh_deleted(self) -> None:
         self.deleted.model.set_items(self.store.deleted_records())
@@ -659,7 +656,13 @@ class MainWindow(QMainWindow):
         dialog.open_record_requested.connect(lambda rid: self.open_record(rid))
         dialog.exported.connect(lambda _batch: (self.outbox.refresh(), self.refresh_export_age()))
         dialog.uploaded.connect(lambda _batch: (self.outbox.refresh(), self.refresh_export_age()))
+        # The opt-out tools one click from the report; the report follows what they mark.
+        dialog.optout_requested.connect(lambda: self._optout_for(dialog))
         return self._track(dialog)
+
+    def _optout_for(self, export_dialog: ExportDialog) -> None:
+        optout_dialog = self.show_optout()
+        optout_dialog.records_changed.connect(export_dialog.prepare)  # type: ignore[attr-defined]
 
     def show_import(self) -> QWidget:
         dialog = ImportDialog(self.store, self)

@@ -27,6 +27,7 @@ class PatientTableModel(QAbstractTableModel):
         engine,  # type: ignore[no-untyped-def]
         next_followups: Callable[[list[int]], dict[int, Any]] | None = None,
         parent=None,  # type: ignore[no-untyped-def]
+        explain: Callable[[int], str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.engine = engine
@@ -37,6 +38,10 @@ class PatientTableModel(QAbstractTableModel):
         # The next follow-up is computed per page (it depends on today), so it is shown but
         # not sortable: the list's order always comes from indexed columns.
         self._next_followups = next_followups
+        # The status's tooltip says which error or what is missing: one record at a time, on
+        # hover, so the list never evaluates records to be drawn.
+        self.explain = explain
+        self._why: dict[int, str] = {}
         self.columns = list(pl.COLUMNS)
         if next_followups is not None:
             self.columns.append(pl.Column(NEXT_FOLLOWUP, "Next follow-up"))
@@ -55,6 +60,7 @@ class PatientTableModel(QAbstractTableModel):
         self.ids = pl.matching_ids(self.engine, self.query)
         self._rows = {}
         self._next = {}
+        self._why = {}
         self.endResetModel()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -125,6 +131,11 @@ class PatientTableModel(QAbstractTableModel):
             if isinstance(value, date):
                 return value.strftime("%d/%m/%Y")
             return value or ""
+        if role == Qt.ItemDataRole.ToolTipRole and key == "status" and self.explain is not None:
+            why = self._why.get(row.id)
+            if why is None:
+                why = self._why[row.id] = self.explain(row.id)
+            return why
         if role == Qt.ItemDataRole.ForegroundRole and key == "status":
             colour = _STATUS_COLOURS.get(row.status)
             return QBrush(colour) if colour else None

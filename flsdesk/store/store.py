@@ -178,6 +178,9 @@ class Store:
                 settings_mod.set_(conn, DEFINITIONS_DIGEST, store.definitions.digest)
                 if org_code:
                     settings_mod.set_(conn, settings_mod.ORG_CODE, org_code)
+                # FAQ 5: the FLS-DB has no opt-out exemption, so a new store checks before export;
+                # stores made before this keep their setting (absent = not required).
+                settings_mod.set_(conn, "require_optout_check", True)
                 now = _utc(store._clock()).isoformat()
                 conn.execute(
                     insert(Meta.__table__),

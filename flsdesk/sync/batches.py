@@ -1,8 +1,15 @@
-"""Export batches in the store: what each export sent, and the outbox states of its file.
+"""Export batches in the store: what each export wrote, and the outbox states of its file.
 
-A batch is recorded only once its file is complete on disk; its rows say, per record, the hash
-of the row sent (so "since the last export" can compare rows) or that the record was reported as
-deleted here. The outbox is the list of batches with their upload state.
+A batch's rows say, per record, the hash of the row written (so "since the last export" can
+compare rows) or that the record was reported as deleted here. Written is not sent: most services
+save the file and upload it in the webtool by hand, so a batch counts as *sent* only once an
+upload succeeded or the user marked it "uploaded in the webtool". Until then its rows go again
+with the next "since the last export"; a discarded batch ("this file was not sent") never counts.
+
+An export records its batch as ``writing`` (committed) before its file is renamed into place and
+as ``exported`` after, so an export killed in between is found again (``recover_interrupted``):
+its file, if it is there with the hash recorded, makes it an ordinary exported batch; otherwise
+the batch is dropped and its rows go again.
 """
 
 from __future__ import annotations
@@ -10,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid as uuidlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +34,30 @@ log = logging.getLogger("flsdesk.sync")
 batches_table = ExportBatch.__table__
 rows_table = ExportRow.__table__
 
+WRITING = "writing"  # recorded before the file's rename; never seen once an export finished
 EXPORTED = "exported"
 UPLOADING = "uploading"
 SENT = "sent"
 FAILED = "failed"
-STATES = (EXPORTED, UPLOADING, SENT, FAILED)
+DISCARDED = "discarded"
+STATES = (WRITING, EXPORTED, UPLOADING, SENT, FAILED, DISCARDED)
+NOT_CONFIRMED = (EXPORTED, UPLOADING, FAILED)  # written, perhaps uploaded by hand, not confirmed
+MARKED_BY_HAND = "Uploaded in the webtool"  # the receipt's first words when marked by hand
+
+# Batches this process is writing right now: never "recovered" from under their writer.
+_IN_FLIGHT: set[str] = set()
+
+
+@contextmanager
+def being_written(batch_id: str) -> Iterator[None]:
+    """While the export writing this batch runs, ``recover_interrupted`` leaves it alone (an
+    outbox refresh in the window's thread must not take a live export for a dead one)."""
+    _IN_FLIGHT.add(batch_id)
+    try:
+        yield
+    finally:
+        _IN_FLIGHT.discard(batch_id)
+
 
 ROW = "row"
 DELETED = "deleted"
@@ -61,7 +88,19 @@ class Batch:
     @property
     def can_upload(self) -> bool:
         """Upload (exported) or retry (failed, or an upload interrupted mid-way)."""
-        return self.state in (EXPORTED, FAILED, UPLOADING)
+        return self.state in NOT_CONFIRMED
+
+    @property
+    def can_mark_uploaded(self) -> bool:
+        return self.state in NOT_CONFIRMED
+
+    @property
+    def can_discard(self) -> bool:
+        return self.state in NOT_CONFIRMED
+
+    @property
+    def is_sent(self) -> bool:
+        return self.state == SENT
 
 
 def new_batch_id() -> str:
@@ -108,6 +147,7 @@ def insert_batch(
     sha256: str,
     rows: Iterable[tuple[int, str]],
     deleted: Iterable[int] = (),
+    state: str = EXPORTED,
 ) -> int:
     """Record a batch inside the caller's transaction; returns its sequence number."""
     row_list = list(rows)
@@ -122,7 +162,7 @@ def insert_batch(
                 file_path=str(path),
                 file_sha256=sha256,
                 record_count=len(row_list),
-                state=EXPORTED,
+                state=state,
                 state_at=at,
                 attempts=0,
             )
@@ -141,41 +181,136 @@ def insert_batch(
     return seq
 
 
+def finish_writing(conn: Connection, batch_id: str) -> None:
+    """The batch's file is in place: an ordinary exported batch from now on."""
+    b = batches_table.c
+    conn.execute(
+        update(batches_table)
+        .where(b.batch_id == batch_id, b.state == WRITING)
+        .values(state=EXPORTED)
+    )
+
+
 def last_row_hashes(conn: Connection) -> dict[int, str]:
-    """For every record ever written, the hash of the row most recently written for it."""
+    """For every record ever *sent*, the hash of the row most recently sent for it."""
     raw: Any = conn.connection.driver_connection  # plain tuples: this runs over every record
     rows = raw.execute(
         "SELECT r.record_id, r.row_hash FROM export_rows r JOIN ("
         " SELECT record_id, max(batch_seq) AS seq FROM export_rows WHERE kind = ?"
+        " AND batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
         " GROUP BY record_id) last ON r.record_id = last.record_id AND r.batch_seq = last.seq",
-        (ROW,),
+        (ROW, SENT),
     ).fetchall()
     return dict(rows)
 
 
 def last_events(conn: Connection) -> dict[int, tuple[str, datetime]]:
-    """Per record, the latest batch's kind for it (row sent, or reported deleted) and its time."""
+    """Per record, the latest *sent* batch's kind for it (row, or reported deleted) and its
+    time."""
     raw: Any = conn.connection.driver_connection
     rows = raw.execute(
         "SELECT r.record_id, r.kind, b.created_at FROM export_rows r JOIN ("
-        " SELECT record_id, max(batch_seq) AS seq FROM export_rows GROUP BY record_id) last"
+        " SELECT record_id, max(batch_seq) AS seq FROM export_rows"
+        " WHERE batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
+        " GROUP BY record_id) last"
         " ON r.record_id = last.record_id AND r.batch_seq = last.seq"
-        " JOIN export_batches b ON b.seq = r.batch_seq"
+        " JOIN export_batches b ON b.seq = r.batch_seq",
+        (SENT,),
     ).fetchall()
-    return {rid: (kind, datetime.fromisoformat(at)) for rid, kind, at in rows}
+    return {rid: (kind, datetime.fromisoformat(str(at))) for rid, kind, at in rows}
 
 
 def was_sent(conn: Connection, record_id: int) -> bool:
-    r = rows_table.c
-    query = select(r.record_id).where(r.record_id == record_id, r.kind == ROW).limit(1)
+    """Whether this record's row went in a batch that was *sent* (uploaded, or marked uploaded
+    in the webtool): a file only saved does not count."""
+    r, b = rows_table.c, batches_table.c
+    query = (
+        select(r.record_id)
+        .join(batches_table, b.seq == r.batch_seq)
+        .where(r.record_id == record_id, r.kind == ROW, b.state == SENT)
+        .limit(1)
+    )
     return conn.execute(query).first() is not None
 
 
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A written batch not (yet) known to be sent, with how many of a plan's rows it holds."""
+
+    batch: Batch
+    records: int
+
+
+def unconfirmed_holding(conn: Connection, record_ids: Iterable[int]) -> list[Unconfirmed]:
+    """The exported-but-unconfirmed batches holding rows of these records, oldest first: rows
+    sent again, which the report names ("12 records are in the file of 03/11 …")."""
+    wanted = set(record_ids)
+    if not wanted:
+        return []
+    b = batches_table.c
+    pending = conn.execute(
+        select(batches_table).where(b.state.in_(NOT_CONFIRMED)).order_by(b.seq)
+    ).all()
+    out: list[Unconfirmed] = []
+    raw: Any = conn.connection.driver_connection
+    for row in pending:
+        batch = _batch(row)
+        ids = raw.execute(
+            "SELECT record_id FROM export_rows WHERE batch_seq = ? AND kind = ?", (batch.seq, ROW)
+        ).fetchall()
+        count = sum(1 for (rid,) in ids if rid in wanted)
+        if count:
+            out.append(Unconfirmed(batch, count))
+    return out
+
+
 def list_batches(store: Store) -> list[Batch]:
-    """Every batch, newest first (the outbox)."""
+    """Every batch, newest first (the outbox); an export interrupted earlier is settled first."""
+    recover_interrupted(store)
+    b = batches_table.c
     with store.engine.connect() as conn:
-        rows = conn.execute(select(batches_table).order_by(batches_table.c.seq.desc())).all()
+        rows = conn.execute(
+            select(batches_table).where(b.state != WRITING).order_by(b.seq.desc())
+        ).all()
     return [_batch(r) for r in rows]
+
+
+def recover_interrupted(store: Store) -> list[tuple[str, bool]]:
+    """Settle the batches of exports killed between recording their batch and finishing: a
+    file in place with the recorded hash makes the batch an ordinary exported one (so it is
+    never written and sent twice); otherwise the batch is dropped and its rows go again.
+    Returns (batch id, kept) per batch settled."""
+    b = batches_table.c
+    with store.engine.connect() as conn:
+        found = [
+            _batch(r)
+            for r in conn.execute(select(batches_table).where(b.state == WRITING)).all()
+            if r._mapping["batch_id"] not in _IN_FLIGHT
+        ]
+    settled: list[tuple[str, bool]] = []
+    for batch in found:
+        try:
+            kept = batch.file_path.is_file() and file_sha256(batch.file_path) == batch.file_sha256
+        except OSError:
+            kept = False
+        with store.write_transaction() as conn:
+            if kept:
+                conn.execute(
+                    update(batches_table)
+                    .where(b.seq == batch.seq, b.state == WRITING)
+                    .values(state=EXPORTED)
+                )
+            else:
+                conn.execute(rows_table.delete().where(rows_table.c.batch_seq == batch.seq))
+                conn.execute(batches_table.delete().where(b.seq == batch.seq, b.state == WRITING))
+        # Counts and the batch id only: the file's path may name a patient.
+        log.info(
+            "interrupted export batch %s %s",
+            batch.batch_id,
+            "recognised by its file's hash" if kept else "dropped (its file never arrived)",
+        )
+        settled.append((batch.batch_id, kept))
+    return settled
 
 
 def get_batch(store: Store, batch_id: str) -> Batch | None:
@@ -188,10 +323,11 @@ def get_batch(store: Store, batch_id: str) -> Batch | None:
 
 def find_by_sha256(store: Store, sha256: str) -> Batch | None:
     """The newest batch whose file had exactly these bytes."""
+    recover_interrupted(store)
     with store.engine.connect() as conn:
         row = conn.execute(
             select(batches_table)
-            .where(batches_table.c.file_sha256 == sha256)
+            .where(batches_table.c.file_sha256 == sha256, batches_table.c.state != WRITING)
             .order_by(batches_table.c.seq.desc())
             .limit(1)
         ).first()
@@ -236,25 +372,97 @@ def set_state(
         values["failure"] = failure
     if attempts is not None:
         values["attempts"] = attempts
+    where = [batches_table.c.batch_id == batch_id]
+    if state != SENT:
+        # Sent is final: an upload that fails after the user marked the batch uploaded in the
+        # webtool (or a second window's retry) must not make it unsent again.
+        where.append(batches_table.c.state != SENT)
     with store.write_transaction() as conn:
-        conn.execute(
-            update(batches_table).where(batches_table.c.batch_id == batch_id).values(values)
-        )
+        conn.execute(update(batches_table).where(*where).values(values))
     log.info("batch %s is now %s", batch_id, state)
 
 
+class BatchStateError(ValueError):
+    """A batch cannot move to the state asked for; ``str()`` is a sentence for the user."""
+
+
+def _settable(store: Store, batch_id: str) -> Batch:
+    batch = get_batch(store, batch_id)
+    if batch is None or batch.state == WRITING:
+        raise BatchStateError(f"There is no export batch {batch_id} in the outbox.")
+    if batch.state == SENT:
+        raise BatchStateError(
+            f"Batch {batch.seq} is already sent ({batch.receipt or 'no receipt'}): nothing changed."
+        )
+    if batch.state == DISCARDED:
+        raise BatchStateError(
+            f"Batch {batch.seq} was discarded (its file was not sent); its records go with the "
+            "next export instead. Nothing changed."
+        )
+    return batch
+
+
+def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
+    """The user uploaded the batch's file in the webtool by hand on ``on`` (a local date): the
+    batch is sent from then on, and its rows count as sent."""
+    batch = _settable(store, batch_id)
+    today = store.today()
+    made = batch.created_at.replace(tzinfo=UTC).astimezone().date()
+    if on > today:
+        raise BatchStateError(f"{on:%d/%m/%Y} is in the future: give the day it was uploaded.")
+    if on < made:
+        raise BatchStateError(
+            f"{on:%d/%m/%Y} is before the file was saved ({made:%d/%m/%Y}): give the day it "
+            "was uploaded."
+        )
+    # Midday local time: the day stays the same whatever the time zone's offset.
+    at = datetime.combine(on, time(12, 0)).astimezone().astimezone(UTC).replace(tzinfo=None)
+    receipt = f"{MARKED_BY_HAND} on {on:%d/%m/%Y} (marked by {store.user})"
+    with store.write_transaction() as conn:
+        conn.execute(
+            update(batches_table)
+            .where(batches_table.c.batch_id == batch_id)
+            .values(state=SENT, state_at=at, receipt=receipt, failure=None)
+        )
+    log.info("batch %s marked as uploaded in the webtool", batch_id)
+    found = get_batch(store, batch_id)
+    assert found is not None
+    return found
+
+
+def discard(store: Store, batch_id: str) -> Batch:
+    """The batch's file was not sent (and will not be): its rows go again with the next
+    export. The file itself is left alone; the outbox keeps the line, marked discarded."""
+    _settable(store, batch_id)
+    set_state(store, batch_id, DISCARDED)
+    found = get_batch(store, batch_id)
+    assert found is not None
+    return found
+
+
+def last_sent_day(store: Store) -> date | None:
+    """The local date of the newest *sent* batch (uploaded, or marked uploaded on that day)."""
+    with store.engine.connect() as conn:
+        at = conn.scalar(
+            select(func.max(batches_table.c.state_at)).where(batches_table.c.state == SENT)
+        )
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC).astimezone().date()
+
+
 def last_export_day(store: Store) -> date | None:
-    """The local date of the newest export (files made elsewhere and uploaded do not count)."""
+    """The local date of the newest export saved (files made elsewhere and uploaded, and files
+    discarded as not sent, do not count)."""
     with store.engine.connect() as conn:
         at = conn.scalar(
             select(func.max(batches_table.c.created_at)).where(
-                batches_table.c.scope != EXTERNAL_SCOPE
+                batches_table.c.scope != EXTERNAL_SCOPE,
+                batches_table.c.state.not_in((WRITING, DISCARDED)),
             )
         )
     if at is None:
         return None
-    from datetime import UTC
-
     return at.replace(tzinfo=UTC).astimezone().date()
 
 
@@ -264,7 +472,7 @@ def last_sent_times(conn: Connection) -> dict[int, datetime]:
     query = (
         select(r.record_id, func.max(b.created_at))
         .join(batches_table, b.seq == r.batch_seq)
-        .where(r.kind == ROW)
+        .where(r.kind == ROW, b.state == SENT)
         .group_by(r.record_id)
     )
     return {rid: at for rid, at in conn.execute(query)}

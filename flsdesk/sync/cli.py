@@ -46,6 +46,26 @@ def register(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="the exported CSV file")
     p.set_defaults(handler=run_upload)
 
+    p = sub.add_parser(
+        "outbox",
+        help="list the export batches; mark one uploaded in the webtool, or discard one",
+        description="The export batches (id, date, scope, rows, state). A batch counts as sent "
+        "once uploaded or marked uploaded in the webtool; a discarded batch's records go again.",
+    )
+    action = p.add_mutually_exclusive_group()
+    action.add_argument(
+        "--mark-uploaded",
+        metavar="ID",
+        help="the batch's file was uploaded in the FLS-DB webtool by hand",
+    )
+    action.add_argument(
+        "--discard", metavar="ID", help="the batch's file was not sent: its records go again"
+    )
+    p.add_argument(
+        "--on", metavar="YYYY-MM-DD", help="the day it was uploaded (with --mark-uploaded; today)"
+    )
+    p.set_defaults(handler=run_outbox)
+
 
 def _fmt_date(value: Any) -> str:
     return value.strftime("%d/%m/%Y") if value else "-"
@@ -102,11 +122,13 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
 
 def _print_report(plan: Any) -> None:
     print(
-        f"Export ({plan.scope.describe()}), profile {plan.profile.id}: "
+        f"Export ({plan.scope.describe()}): "
         f"{len(plan.going)} going, {len(plan.held_back)} held back, "
         f"{len(plan.warnings)} warning(s), {len(plan.deleted_since_sent)} deleted since sent"
         + (f", {plan.unchanged} unchanged" if plan.scope.kind == "since-last" else "")
     )
+    for line in plan.unconfirmed_lines():
+        print(line)
     if plan.held_back:
         print("\nHeld back (fix these, then export again):")
         for r in plan.held_back:
@@ -152,3 +174,94 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
             raise CliError(str(exc), EXIT_USAGE) from None
     print(result.message)
     return EXIT_OK if result.sent else EXIT_ATTENTION
+
+
+OUTBOX_STATE_TEXT = {
+    "exported": "exported (not marked as uploaded)",
+    "uploading": "uploading (interrupted?)",
+    "sent": "sent",
+    "failed": "failed",
+    "discarded": "discarded",
+}
+
+
+def _scope_text(scope: str) -> str:
+    if scope.startswith("month:"):
+        return f"diagnosed {scope[6:]}"
+    return {"since-last": "new or changed", "all": "all records", "external": "other file"}.get(
+        scope, scope
+    )
+
+
+def _find_batch(batches: Any, store: Any, text: str) -> Any:
+    """A batch by the number the outbox shows, or by its id (as in the upload's receipt)."""
+    listed = batches.list_batches(store)
+    text = text.strip()
+    if text.isdigit():
+        found = [b for b in listed if b.seq == int(text)]
+    else:
+        found = [b for b in listed if len(text) >= 8 and b.batch_id.startswith(text.lower())]
+    if len(found) != 1:
+        raise CliError(
+            f"There is no export batch {text!r}: give the number in the first column of "
+            "`flsdesk outbox`.",
+            EXIT_USAGE,
+        )
+    return found[0]
+
+
+def run_outbox(args: argparse.Namespace, ctx: Context) -> int:
+    from datetime import date
+
+    from flsdesk.sync import batches
+
+    if args.on is not None and args.mark_uploaded is None:
+        raise CliError("--on goes with --mark-uploaded ID.", EXIT_USAGE)
+    on: date | None = None
+    if args.on is not None:
+        try:
+            on = date.fromisoformat(args.on)
+        except ValueError:
+            raise CliError(f"--on {args.on!r}: give a date as YYYY-MM-DD.", EXIT_USAGE) from None
+    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
+
+    with open_store_for_command(ctx.paths) as store:
+        try:
+            if args.mark_uploaded is not None:
+                batch = _find_batch(batches, store, args.mark_uploaded)
+                batch = batches.mark_uploaded(store, batch.batch_id, on or store.today())
+                print(f"Batch {batch.seq} is sent: {batch.receipt}.")
+                return EXIT_OK
+            if args.discard is not None:
+                batch = _find_batch(batches, store, args.discard)
+                batch = batches.discard(store, batch.batch_id)
+                print(
+                    f"Batch {batch.seq} is discarded: its {batch.record_count} record(s) go with "
+                    "the next export. Its file was left where it is; delete it if you no longer "
+                    "need it (it holds patient data)."
+                )
+                return EXIT_OK
+        except batches.BatchStateError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        listed = batches.list_batches(store)
+    if not listed:
+        print("No export yet.")
+        return EXIT_OK
+    print(f"{'id':>4}  {'date':<16}  {'scope':<18}  {'rows':>6}  state")
+    for b in listed:
+        state = OUTBOX_STATE_TEXT.get(b.state, b.state)
+        if b.state == batches.SENT and b.receipt:
+            state += f" — {b.receipt}"
+        elif b.state == batches.FAILED and b.failure:
+            state += f" — {b.failure}"
+        print(
+            f"{b.seq:>4}  {_fmt_time(b.created_at):<16}  {_scope_text(b.scope):<18}  "
+            f"{b.record_count:>6}  {state}"
+        )
+    return EXIT_OK
+
+
+def _fmt_time(value: Any) -> str:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y %H:%M")

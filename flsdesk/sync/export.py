@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, Question, parse_iso_date
 from flsdesk.files import WriteError, atomic_write
-from flsdesk.rules import NEEDS_CORRECTION, applicability
+from flsdesk.rules import NEEDS_CORRECTION, applicability, problem_summary
 from flsdesk.store.store import Store
 from flsdesk.sync import batches
 from flsdesk.sync.optout import OptoutFields
@@ -37,10 +37,16 @@ from flsdesk.sync.profiles import ExportProfile, load_export_profile
 
 log = logging.getLogger("flsdesk.sync")
 
-HELD_NEEDS_CORRECTION = "Needs correction"
-HELD_OPTED_OUT = "Opted out"
-HELD_OPTOUT_NOT_CHECKED = "Opt-out not checked"
-WARN_OPTOUT_NOT_CHECKED = "Opt-out not checked (exported: the check is not required in Settings)"
+HELD_NEEDS_CORRECTION = "Needs correction"  # only when the rules give no message (never seen)
+HELD_OPTED_OUT = "Opted out of the National Data Opt-out: never sent to the FLS-DB"
+HELD_OPTOUT_NOT_CHECKED = (
+    "Not yet checked against the National Data Opt-out list, which Settings requires before "
+    "export: use 'Mark these as checked against the list' (National Data Opt-out)"
+)
+WARN_OPTOUT_NOT_CHECKED = (
+    "Not yet checked against the National Data Opt-out list (exported: Settings does not "
+    "require the check)"
+)
 REQUIRE_OPTOUT_SETTING = "require_optout_check"
 
 ProgressFn = Callable[[int, int], None]
@@ -112,7 +118,7 @@ class Scope:
 
     def describe(self) -> str:
         if self.kind == "since-last":
-            return "new or changed since the last export"
+            return "new or changed since the last sent export"
         if self.kind == "all":
             return "every record"
         return f"diagnosed in {date(self.year, self.month, 1):%B %Y}"
@@ -165,6 +171,8 @@ class ExportPlan:
     warnings: list[ReportRow] = field(default_factory=list)
     deleted_since_sent: list[DeletedSinceSent] = field(default_factory=list)
     unchanged: int = 0  # live records in scope whose row is as last sent (since-last only)
+    # Since-last only: exported-but-unconfirmed batches holding rows that go again.
+    unconfirmed: list[batches.Unconfirmed] = field(default_factory=list)
     # Parallel to ``going``: the encoded row (line end included) and its SHA-256.
     row_bytes: list[bytes] = field(default_factory=list, repr=False)
     row_hashes: list[str] = field(default_factory=list, repr=False)
@@ -178,6 +186,34 @@ class ExportPlan:
     @property
     def is_empty(self) -> bool:
         return not self.going
+
+    def unconfirmed_lines(self) -> list[str]:
+        """One sentence per saved file not marked as uploaded whose records go again."""
+        out = []
+        for u in self.unconfirmed:
+            day = u.batch.created_at.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y")
+            out.append(
+                f"{u.records} record(s) are in the file of {day} (batch {u.batch.seq}) that is "
+                "not marked as uploaded: they go again. If that file was uploaded in the webtool, "
+                "mark it in the Outbox first."
+            )
+        return out
+
+    def summary_line(self) -> str:
+        """The report in one line, for clinicians: every count, no file-format jargon."""
+        drafts = sum(1 for r in self.going if r.status == "Draft")
+        text = (
+            f"{len(self.going)} record(s) will go ({self.scope.describe()}; {drafts} draft(s) — "
+            f"the webtool takes drafts). {len(self.held_back)} held back. "
+            f"{len(self.warnings)} warning(s)."
+        )
+        if self.deleted_since_sent:
+            text += f" {len(self.deleted_since_sent)} deleted here since they were sent."
+        if self.scope.kind == "since-last":
+            text += f" {self.unchanged} unchanged since they were last sent."
+        for line in self.unconfirmed_lines():
+            text += " " + line
+        return text
 
     def file_bytes(self) -> Iterable[bytes]:
         """The file, chunk by chunk, exactly as the profile says."""
@@ -552,15 +588,23 @@ def _deleted_since_sent(store: Store, live_ids: set[int]) -> list[DeletedSinceSe
                 "WHERE deleted_at IS NOT NULL"
             ).fetchall()
         }
-        ever = {r[0] for r in raw.execute("SELECT DISTINCT record_id FROM export_rows")}
+        # Only sent batches count: a deletion reported in a file never sent is reported again.
+        ever = {
+            r[0]
+            for r in raw.execute(
+                "SELECT DISTINCT record_id FROM export_rows WHERE batch_seq IN "
+                "(SELECT seq FROM export_batches WHERE state = ?)",
+                (batches.SENT,),
+            )
+        }
         candidates = sorted(ever - live_ids)
         out: list[DeletedSinceSent] = []
         for rid in candidates:
             last = raw.execute(
                 "SELECT r.kind, b.created_at FROM export_rows r "
                 "JOIN export_batches b ON b.seq = r.batch_seq "
-                "WHERE r.record_id = ? ORDER BY r.batch_seq DESC LIMIT 1",
-                (rid,),
+                "WHERE r.record_id = ? AND b.state = ? ORDER BY r.batch_seq DESC LIMIT 1",
+                (rid, batches.SENT),
             ).fetchone()
             if last is None or last[0] != batches.ROW:
                 continue  # already reported as deleted
@@ -576,6 +620,16 @@ def _deleted_since_sent(store: Store, live_ids: set[int]) -> list[DeletedSinceSe
                     )
                 )
     return out
+
+
+def _why(store: Store, record_id: int, answers_text: str) -> str:
+    """Which error holds a record back, in the rules' own words (held-back records are few:
+    evaluating each one again costs nothing next to the export)."""
+    try:
+        evaluation = store.evaluate(json.loads(answers_text), record_id)
+    except ValueError:
+        return HELD_NEEDS_CORRECTION
+    return problem_summary(evaluation) or HELD_NEEDS_CORRECTION
 
 
 def _live_ids(store: Store) -> set[int]:
@@ -655,6 +709,7 @@ def _prepare(
     profile = profile or load_export_profile(
         store.get_setting("export_profile") or None, store.paths
     )
+    batches.recover_interrupted(store)
     latest = store.definitions.latest
     columns = _columns(latest, profile)
     header = header_cells(columns, profile)
@@ -712,7 +767,7 @@ def _prepare(
             continue
         held_reason = ""
         if has_errors or status == NEEDS_CORRECTION:
-            held_reason = HELD_NEEDS_CORRECTION
+            held_reason = _why(store, rid, text)
         elif optout_state == "opted_out":
             held_reason = HELD_OPTED_OUT
         elif optout_state == "unchecked" and require_check:
@@ -741,6 +796,9 @@ def _prepare(
     plan.row_hashes = [item[3] for item in going]
     plan.held_back.sort(key=lambda r: r.record_id)
     plan.warnings.sort(key=lambda r: r.record_id)
+    if since_last and plan.going:
+        with store.engine.connect() as conn:
+            plan.unconfirmed = batches.unconfirmed_holding(conn, (r.record_id for r in plan.going))
     try:
         # utf-8-sig adds the BOM here, once.
         plan.header_bytes = renderer.writer.header_line(header).encode(profile.encoding)
@@ -808,8 +866,10 @@ def write(
         digest_box.append(digest.hexdigest())
 
     def commit(replace: Callable[[], None]) -> None:
-        # The batch and the rename in one step: the transaction commits only once the file is
-        # in place, and a failed rename rolls the batch back.
+        # Three steps, each safe to be killed after: the batch is committed as "writing"
+        # before the rename, so a file renamed into place is never without its batch; it
+        # becomes "exported" after. A batch left "writing" is settled by its file's hash
+        # (batches.recover_interrupted) at the next export, outbox or start.
         with store.write_transaction() as conn:
             batches.insert_batch(
                 conn,
@@ -822,16 +882,27 @@ def write(
                 sha256=digest_box[0],
                 rows=zip(ids, plan.row_hashes, strict=True),
                 deleted=deleted,
+                state=batches.WRITING,
             )
             _save_cache(conn, plan)
-            replace()
+        replace()
+        with store.write_transaction() as conn:
+            batches.finish_writing(conn, batch_id)
 
     try:
-        sha = atomic_write(path, chunks(), commit=commit)
+        with batches.being_written(batch_id):
+            sha = atomic_write(path, chunks(), commit=commit)
     except WriteError as exc:
         raise ExportError(str(exc)) from None
     except PermissionError:
         raise ExportError(f"Cannot write {path}: permission denied.") from None
+    finally:
+        # A failed rename (or a failure after it) leaves a "writing" batch: settle it now, by
+        # whether its file arrived; if even that fails, the next export or start settles it.
+        try:
+            batches.recover_interrupted(store)
+        except Exception as exc:  # never hide the write's own error behind this one
+            log.warning("settling export batch %s deferred: %s", batch_id, type(exc).__name__)
     log.info(
         "export batch %s written: %d records, %d deletions reported, %d bytes",
         batch_id,
@@ -878,15 +949,69 @@ def export(
 
 
 def was_exported(store: Store, record_id: int) -> bool:
-    """Whether any export has sent this record's row (edits then ask for a reason)."""
+    """Whether this record's row was *sent* (uploaded, or its file marked uploaded in the
+    webtool): edits then ask for a reason. A file only saved does not count."""
     with store.engine.connect() as conn:
         return batches.was_sent(conn, record_id)
 
 
+def days_since_last_sent(store: Store, today: date) -> int | None:
+    """Whole days since the newest *sent* batch, or None when nothing was ever sent."""
+    day = batches.last_sent_day(store)
+    return None if day is None else max(0, (today - day).days)
+
+
 def days_since_last_export(store: Store, today: date) -> int | None:
-    """Whole days since the newest export, or None when there has been none."""
+    """Whole days since the newest file saved (sent or not), or None when there is none."""
     day = batches.last_export_day(store)
     return None if day is None else max(0, (today - day).days)
+
+
+OVERDUE_DAYS = 31  # the FLS-DB asks for an upload at least monthly (FAQ 8)
+
+
+@dataclass(frozen=True)
+class SendingAge:
+    """The status bar's line about sending: the text, and whether it is overdue (red)."""
+
+    text: str
+    overdue: bool
+
+
+def sending_age(store: Store, today: date) -> SendingAge:
+    """Days since the last *sent* batch. A store that has never exported is not overdue
+    until it is older than a month (a new store has nothing to send yet)."""
+    sent = days_since_last_sent(store, today)
+    if sent is not None:
+        text = "Sent today" if sent == 0 else f"{sent} day(s) since the last sent export"
+        return SendingAge(text, sent > OVERDUE_DAYS)
+    saved = days_since_last_export(store, today)
+    created = _store_created(store)
+    old_store = created is not None and (today - created).days > OVERDUE_DAYS
+    if saved is None:
+        return SendingAge("Never exported", old_store)
+    return SendingAge(
+        "Never sent: the saved file is not marked as uploaded (Outbox)",
+        saved > OVERDUE_DAYS or old_store,
+    )
+
+
+def _store_created(store: Store) -> date | None:
+    with store.engine.connect() as conn:
+        value = conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'created_at'").scalar()
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone().date()
+
+
+def last_export_folder(store: Store) -> Path:
+    """The folder the newest export was saved in, while it exists; else the home folder."""
+    for batch in batches.list_batches(store):
+        if batch.scope != batches.EXTERNAL_SCOPE and batch.file_path.parent.is_dir():
+            return batch.file_path.parent
+    return Path.home()
 
 
 def default_file_name(store: Store, scope: Scope) -> str:

@@ -113,11 +113,19 @@ def test_file_is_private_and_batch_recorded(store: Store, out_dir: Path) -> None
     assert batch.batch_id == result.batch_id and batch.state == batches.EXPORTED
     assert batch.file_sha256 == batches.file_sha256(out) == result.sha256
     assert batch.scope == "all" and batch.created_by == store.user and batch.record_count == 5
+    # Saved is not sent: nothing counts as sent until the file is marked uploaded.
+    with store.engine.connect() as conn:
+        assert batches.last_row_hashes(conn) == {}
+    assert not ex.was_exported(store, ids[0])
+    assert ex.days_since_last_sent(store, store.today()) is None
+    assert ex.days_since_last_export(store, store.today()) == 0
+    batches.mark_uploaded(store, batch.batch_id, store.today())
     with store.engine.connect() as conn:
         hashes = batches.last_row_hashes(conn)
     assert set(hashes) == set(ids) and all(len(h) == 64 for h in hashes.values())
     assert ex.was_exported(store, ids[0])
-    assert ex.days_since_last_export(store, store.today()) == 0
+    assert ex.days_since_last_sent(store, store.today()) == 0
+    assert ex.days_since_last_sent(store, date(2025, 6, 12)) == 10
     assert ex.days_since_last_export(store, date(2025, 6, 12)) == 10
 
 
@@ -155,12 +163,16 @@ def test_dry_run_writes_and_records_nothing(store: Store, out_dir: Path) -> None
 def test_report_holds_back_and_warns(store: Store) -> None:
     add_golden(store)
     bad, opted, unchecked = (store.new_record(a) for a in held_back_records())
+    store.set_setting("require_optout_check", False)  # relaxed in Settings
     plan = ex.prepare(store, ex.Scope.all())
     held = {r.record_id: r.reason for r in plan.held_back}
-    assert held == {bad: ex.HELD_NEEDS_CORRECTION, opted: ex.HELD_OPTED_OUT}
+    assert held[opted] == ex.HELD_OPTED_OUT
+    # Which error, in the rules' words with the question: not just "Needs correction".
+    assert held[bad].startswith("This is not a valid NHS number") and set(held) == {bad, opted}
     assert [w.record_id for w in plan.warnings] == [unchecked]
     assert unchecked in [r.record_id for r in plan.going]
     assert "Draft" in {r.status for r in plan.going}  # drafts go
+    assert "1 warning(s)" in plan.summary_line()
     store.set_setting("require_optout_check", True)
     plan = ex.prepare(store, ex.Scope.all())
     held = {r.record_id: r.reason for r in plan.held_back}
@@ -231,7 +243,8 @@ def test_cancel_writes_nothing(store: Store, out_dir: Path) -> None:
 
 def test_nothing_to_export(store: Store, out_dir: Path) -> None:
     add_golden(store)
-    ex.write(store, ex.prepare(store, ex.Scope.all()), out_dir / "a.csv")
+    result = ex.write(store, ex.prepare(store, ex.Scope.all()), out_dir / "a.csv")
+    batches.mark_uploaded(store, result.batch_id, store.today())
     plan = ex.prepare(store, ex.Scope.since_last())
     assert plan.is_empty and plan.unchanged == 5
     with pytest.raises(ex.NothingToExport):

@@ -43,8 +43,15 @@ def test_export_all_then_since_last(paths, tmp_path: Path, capsys) -> None:
     assert out.read_bytes() == (GOLDEN / "golden-number_and_short_name.csv").read_bytes()
     printed = capsys.readouterr().out
     assert "5 going, 0 held back" in printed and "batch" in printed
-    # Nothing changed: nothing to write, exit 0.
+    assert "profile" not in printed  # no file-format jargon in the summary
+    # Saved is not sent: the same five go again, and the report says why.
     again = tmp_path / "again.csv"
+    assert main(["export", "--since-last", "--out", str(again), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "5 going" in printed
+    assert "5 record(s) are in the file of" in printed and "not marked as uploaded" in printed
+    # Marked as uploaded in the webtool: now nothing changed, nothing to write, exit 0.
+    assert main(["outbox", "--mark-uploaded", "1"]) == 0
     assert main(["export", "--since-last", "--out", str(again)]) == 0
     assert "Nothing to export" in capsys.readouterr().out and not again.exists()
     assert main(["export", "--month", "2024-02", "--out", str(again)]) == 0
@@ -58,8 +65,13 @@ def test_held_back_exit_1_printed_not_logged(paths, tmp_path: Path, capsys) -> N
     out = tmp_path / "export.csv"
     assert main(["export", "--all", "--out", str(out), "--dry-run"]) == 1
     printed = capsys.readouterr().out
-    assert "Held back" in printed and "1234567890" in printed and "Needs correction" in printed
-    assert "Dry run: 6 record(s)" in printed and not out.exists()
+    assert "Held back" in printed and "1234567890" in printed
+    # Which error, not just "Needs correction"; the unchecked record says so in words (a new
+    # store requires the opt-out check).
+    assert "This is not a valid NHS number" in printed
+    assert "Not yet checked against the National Data Opt-out list" in printed
+    assert "profile" not in printed
+    assert "Dry run: 5 record(s)" in printed and not out.exists()
     log = _log(paths)
     assert "export prepared" in log and "1234567890" not in log
     for answers in golden_records() + held_back_records():

@@ -27,6 +27,14 @@ def out_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def _write_sent(store: Store, plan: ex.ExportPlan, path: Path) -> ex.ExportResult:
+    """Save the file and mark it uploaded in the webtool: only then are its rows sent."""
+    result = ex.write(store, plan, path)
+    assert result.batch_id is not None
+    batches.mark_uploaded(store, result.batch_id, store.today())
+    return result
+
+
 def _going(store: Store) -> list[int]:
     return sorted(r.record_id for r in ex.prepare(store, ex.Scope.since_last()).going)
 
@@ -35,7 +43,7 @@ def test_picks_up_exactly_the_changed_rows(store: Store, out_dir: Path, clock: F
     ids = add_golden(store)
     records = golden_records()
     assert _going(store) == sorted(ids)  # never written: all of them
-    ex.write(store, ex.prepare(store, ex.Scope.since_last()), out_dir / "1.csv")
+    _write_sent(store, ex.prepare(store, ex.Scope.since_last()), out_dir / "1.csv")
     assert _going(store) == []
 
     clock.advance(days=3)
@@ -52,7 +60,7 @@ def test_picks_up_exactly_the_changed_rows(store: Store, out_dir: Path, clock: F
     plan = ex.prepare(store, ex.Scope.since_last())
     assert plan.unchanged == 4
 
-    ex.write(store, plan, out_dir / "2.csv")
+    _write_sent(store, plan, out_dir / "2.csv")
     assert _going(store) == []
     # An edit back to what was sent in the first export is still a change from the last row.
     store.save(ids[2], records[2], reason="undo")
@@ -65,7 +73,7 @@ def test_a_held_back_record_goes_once_fixed(store: Store, out_dir: Path) -> None
     rid = store.new_record(bad)
     plan = ex.prepare(store, ex.Scope.since_last())
     assert [r.record_id for r in plan.held_back] == [rid]
-    ex.write(store, plan, out_dir / "1.csv")
+    _write_sent(store, plan, out_dir / "1.csv")
     plan = ex.prepare(store, ex.Scope.since_last())
     assert [r.record_id for r in plan.held_back] == [rid]  # still never sent: still reported
     store.save(rid, {**bad, "1.01": nhs_number(777888999)}, reason="corrected")
@@ -75,7 +83,7 @@ def test_a_held_back_record_goes_once_fixed(store: Store, out_dir: Path) -> None
 def test_deleted_since_sent_for_reconciliation(store: Store, out_dir: Path, clock) -> None:
     ids = add_golden(store)
     never_sent = store.new_record(held_back_records()[0])
-    ex.write(store, ex.prepare(store, ex.Scope.all()), out_dir / "1.csv")
+    _write_sent(store, ex.prepare(store, ex.Scope.all()), out_dir / "1.csv")
     store.delete(ids[1], "Duplicate")
     store.delete(ids[2], "Test record")
     store.delete(never_sent, "Test record")
@@ -86,7 +94,7 @@ def test_deleted_since_sent_for_reconciliation(store: Store, out_dir: Path, cloc
     assert gone[ids[1]].reason == "Duplicate" and not gone[ids[1]].purged
     # A deletion is reported in the next export's batch, then no more.
     store.save(ids[0], {**golden_records()[0], "2.04": "No"}, reason="x")
-    ex.write(store, ex.prepare(store, ex.Scope.since_last()), out_dir / "2.csv")
+    _write_sent(store, ex.prepare(store, ex.Scope.since_last()), out_dir / "2.csv")
     assert ex.prepare(store, ex.Scope.since_last()).deleted_since_sent == []
     [latest, _first] = batches.list_batches(store)
     assert latest.record_count == 1
@@ -96,7 +104,7 @@ def test_a_purged_record_is_still_reported_without_its_nhs_number(
     store: Store, out_dir: Path, clock: FakeClock
 ) -> None:
     ids = add_golden(store)
-    ex.write(store, ex.prepare(store, ex.Scope.all()), out_dir / "1.csv")
+    _write_sent(store, ex.prepare(store, ex.Scope.all()), out_dir / "1.csv")
     store.delete(ids[4], "Test record")
     clock.advance(days=31)
     store.purge_expired()

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QAbstractItemView
 from flsdesk import session
 from flsdesk.paths import resolve
 from flsdesk.sync import batches
-from flsdesk.sync import upload as up
 from tests.core.export_records import golden_records, held_back_records
 from ui.export_dialog import ExportDialog
 from ui.optout_dialog import OptoutDialog
@@ -23,6 +22,8 @@ PASSPHRASE = "correct horse battery staple"
 @pytest.fixture
 def store():
     created = session.create(resolve(None), PASSPHRASE, "AB", "Northtown FLS", "RXX01")
+    # These tests predate the opt-out requirement of new stores: relaxed, as Settings allows.
+    created.store.set_setting("require_optout_check", False)
     for answers in golden_records() + held_back_records():
         created.store.new_record(answers)
     yield created.store
@@ -87,12 +88,14 @@ def test_report_then_save_then_import_page(qtbot, store, out_dir: Path) -> None:
     assert target.exists()
     [batch] = batches.list_batches(store)
     assert exported.args == [batch.batch_id]
-    assert dialog.upload_button.isEnabled() and dialog.webtool_button.isEnabled()
-    assert "Import Data page" in dialog.after.text()
+    assert dialog.webtool_button.isEnabled()
+    after = dialog.after.text()
+    assert "Import Data page" in after and "mark it as uploaded" in after
 
-    # No upload address: Upload explains how to set one, and sends nothing.
+    # No upload address: Upload stays disabled and its tooltip says where to set one.
+    assert not dialog.upload_button.isEnabled()
+    assert "Settings (Upload address)" in dialog.upload_button.toolTip()
     qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
-    assert dialog.inform == [("Upload", up.HOW_TO_SET_ADDRESS)]
     assert batches.list_batches(store)[0].state == batches.EXPORTED
 
     qtbot.mouseClick(dialog.webtool_button, Qt.MouseButton.LeftButton)
@@ -104,7 +107,16 @@ def test_report_then_save_then_import_page(qtbot, store, out_dir: Path) -> None:
 
 def test_scope_month_and_since_last(qtbot, store, out_dir: Path) -> None:
     dialog = _dialog(qtbot, store)
-    _save(qtbot, dialog, out_dir / "all.csv")
+    saved = out_dir / "all.csv"
+    _save(qtbot, dialog, saved)
+    # Saved, not marked as uploaded: the same records go again, and the report says why.
+    with qtbot.waitSignal(dialog.report_ready, timeout=20_000):
+        qtbot.mouseClick(dialog.refresh_button, Qt.MouseButton.LeftButton)
+    assert dialog.going_model.rowCount() == 6
+    assert "6 record(s) are in the file of" in dialog.summary.text()
+    assert "not marked as uploaded" in dialog.summary.text()
+    [batch] = batches.list_batches(store)
+    batches.mark_uploaded(store, batch.batch_id, store.today())
     with qtbot.waitSignal(dialog.report_ready, timeout=20_000):
         qtbot.mouseClick(dialog.refresh_button, Qt.MouseButton.LeftButton)
     assert dialog.going_model.rowCount() == 0 and not dialog.save_button.isEnabled()
@@ -154,8 +166,11 @@ def test_outbox_upload_and_retry(qtbot, store, out_dir: Path, httpserver) -> Non
     page.show()
     assert page.model.rowCount() == 1
     page.view.selectRow(0)
-    assert page.upload_button.text() == "Upload" and page.upload_button.isEnabled()
+    assert page.upload_button.text() == "Upload" and not page.upload_button.isEnabled()
+    assert "Settings (Upload address)" in page.upload_button.toolTip()
     store.set_setting("upload_url", httpserver.url_for("/up"))
+    page.refresh()
+    assert page.upload_button.isEnabled()
     httpserver.expect_ordered_request("/up").respond_with_json({"error": "bad token"}, status=403)
     httpserver.expect_ordered_request("/up").respond_with_json({"receipt": "OK-7"})
     with qtbot.waitSignal(page.uploaded, timeout=20_000):
@@ -173,6 +188,8 @@ def test_optout_round_trip_in_the_dialog(qtbot, store, out_dir: Path) -> None:
     # Everything sent once; then the check is done.
     dialog = _dialog(qtbot, store)
     _save(qtbot, dialog, out_dir / "export.csv")
+    [batch] = batches.list_batches(store)
+    batches.mark_uploaded(store, batch.batch_id, store.today())
     tools = OptoutDialog(store)
     qtbot.addWidget(tools)
     tools.show()

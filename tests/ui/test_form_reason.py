@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from flsdesk.sync.batches import mark_uploaded
 from flsdesk.sync.export import Scope, export
 from ui.form.reason import NO_REASON, EditReasonDialog
 
@@ -28,8 +29,10 @@ def _edit_postcode(qtbot, form, text):
 
 def test_an_exported_record_asks_for_a_reason_once_and_audits_it(qtbot, store, open_form, tmp_path):
     record_id = store.new_record(RECORD)
+    store.set_setting("require_optout_check", False)  # RECORD is not opt-out checked
     _plan, result = export(store, Scope.all(), tmp_path / "out.csv")
     assert result is not None
+    mark_uploaded(store, str(result.batch_id), store.today())  # sent, not only saved
     form = open_form(record_id)
     assert form.banner.isVisible()
     asked = []

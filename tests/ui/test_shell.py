@@ -386,6 +386,8 @@ def test_settings_saved_and_read_back(qtbot, window, store):
     url.clear()
     qtbot.keyClicks(url, "https://integration.example.nhs.uk/fls")
     qtbot.keyClicks(dialog.inputs["upload_token"], "s3cret-token")
+    # A new store requires the opt-out check (FAQ 5); the setting can relax it.
+    assert dialog.inputs["require_optout_check"].isChecked()
     qtbot.mouseClick(dialog.inputs["require_optout_check"], Qt.MouseButton.LeftButton)
     dialog.accept()
     assert dialog.result() == 1
@@ -393,7 +395,7 @@ def test_settings_saved_and_read_back(qtbot, window, store):
     assert store.get_setting("idle_lock_minutes") == 25
     assert store.get_setting("upload_url") == "https://integration.example.nhs.uk/fls"
     assert store.get_setting("upload_token") == "s3cret-token"
-    assert store.get_setting("require_optout_check") is True
+    assert store.get_setting("require_optout_check") is False
     again = SettingsDialog(store, window)
     qtbot.addWidget(again)
     assert again.inputs["service_name"].text() == "Southtown FLS"
@@ -489,10 +491,12 @@ def test_export_action_outbox_and_days_since_export(qtbot, window, store, tmp_pa
     dialogs = [w for w in window.open_windows if w.objectName() == "export_dialog"]
     assert len(dialogs) == 1
     dialogs[0].close()
+    store.set_setting("require_optout_check", False)  # these records are not opt-out checked
     _plan, result = export(store, Scope.all(), tmp_path / "fls.csv")
     assert result is not None
     window.refresh()
-    assert window.export_age.text() == "Exported today"
+    assert window.export_age.text().startswith("Never sent")  # saved is not sent
+    assert window.export_age.styleSheet() == ""  # a new store is not overdue
     window.act_outbox.trigger()
     assert window.pages.currentWidget() is window.outbox
     window.outbox.refresh()
