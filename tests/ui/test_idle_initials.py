@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from flsdesk import session
+from flsdesk.sync.batches import mark_uploaded
 from flsdesk.sync.export import Scope, export
 from tests.ui.conftest import PASSPHRASE, StoreBox
 from ui.app import relock_prompt
@@ -160,9 +161,11 @@ def test_one_lock_at_a_time(qtbot, store, app_paths) -> None:
 def test_a_reason_given_before_the_lock_is_not_reused_for_the_next_person(
     qtbot, store, app_paths, tmp_path
 ) -> None:
+    store.set_setting("require_optout_check", False)
     record_id = store.new_record(dict(RECORD, **{"1.04": "LS1 4AB"}))
     _plan, result = export(store, Scope.all(), tmp_path / "out.csv")
     assert result is not None
+    mark_uploaded(store, str(result.batch_id), store.today())  # sent, not only saved
     reasons = iter(["Typing error (TS)", "Letter from the GP (CD)"])
     window = MainWindow(store, app_paths, "TS", unlock=lambda _parent, _idle: "CD")
     qtbot.addWidget(window)
