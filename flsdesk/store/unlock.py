@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 
 from flsdesk.paths import AppPaths
-from flsdesk.store import keys
-from flsdesk.store.errors import NoStore, StoreError, WrongKey
+from flsdesk.store import dbkey, keys
+from flsdesk.store.errors import NoStore, StoreDamaged, StoreError, WrongKey
 
 log = logging.getLogger("flsdesk.store")
 
@@ -39,10 +39,43 @@ def stdin_is_terminal() -> bool:
 
 
 def require_store(paths: AppPaths) -> None:
-    if not paths.key_file.exists() or not paths.database.exists():
+    """NoStore only when there is no store at all; a half-present one is damaged, never "none
+    yet" (which would invite an ``init`` over it)."""
+    has_key, has_db = paths.key_file.exists(), paths.database.exists()
+    if not has_key and not has_db:
         raise NoStore(
             f"There is no flsdesk store in {paths.data_dir} yet. "
             "Create one with 'flsdesk init --site NAME'."
+        )
+    if paths.database.is_dir():
+        raise StoreDamaged(
+            f"The database {paths.database} is a folder, not a file: the store cannot be opened. "
+            "Move that folder away and restore the latest backup."
+        )
+    if not has_key:
+        raise StoreDamaged(
+            f"The key file {paths.key_file} is missing, so the database beside it cannot be "
+            "opened. Put the key file back (from where it was copied), or restore the latest "
+            "backup with 'flsdesk restore'."
+        )
+    # A key file without its database (missing, empty, not a database) is damaged too: opening
+    # the store finds that and names the backup to restore from.
+
+
+def check_key_opens_database(paths: AppPaths, data_key: bytes) -> None:
+    """Tell "this key file belongs to another database" and "the database's first page is
+    damaged" apart from a wrong passphrase, before SQLCipher reports both as "not a database"."""
+    fit = dbkey.key_fits(paths.database, data_key)
+    if fit is dbkey.Fit.FIRST_PAGE_DAMAGED:
+        raise StoreDamaged(
+            f"The database {paths.database} is damaged: its first page fails its check (the "
+            "key is right). Restore the latest backup with 'flsdesk restore'."
+        )
+    if fit is dbkey.Fit.NOT_THIS_DATABASE:
+        raise StoreDamaged(
+            f"The key file {paths.key_file} does not belong to the database {paths.database}: "
+            "the secret is right for the key file, but its key does not open this database. "
+            "Put back the key file that came with this database, or restore the latest backup."
         )
 
 
@@ -60,6 +93,14 @@ def unlock(
     wrong one raises WrongKey rather than falling through to a prompt.
     """
     require_store(paths)
+    key = _unlock_key_file(paths, prompt=prompt, interactive=interactive, use_keyring=use_keyring)
+    check_key_opens_database(paths, key)
+    return key
+
+
+def _unlock_key_file(
+    paths: AppPaths, *, prompt: Prompt | None, interactive: bool | None, use_keyring: bool
+) -> bytes:
     key_file = paths.key_file
     passphrase = os.environ.get(PASSPHRASE_ENV)
     if passphrase:
