@@ -216,6 +216,10 @@ def _full_disk(exc: OSError | None, args: argparse.Namespace, paths: AppPaths) -
     )
 
 
+def _store_disk_filled(db_words: str, paths: AppPaths) -> bool:
+    return ("full" in db_words or "disk i/o" in db_words) and _nearly_full(paths.data_dir)
+
+
 def _database_error(exc: BaseException) -> str | None:
     """The words of a SQLite/SQLCipher error (through SQLAlchemy or not), else None."""
     inner = getattr(exc, "orig", None) or exc
@@ -232,6 +236,11 @@ def describe_failure(
     if isinstance(exc, CliError):
         return str(exc), exc.code
     if isinstance(exc, StoreError):
+        cause = _database_error(exc.__cause__) if exc.__cause__ is not None else None
+        if cause is not None and _store_disk_filled(cause, paths):
+            # SQLite reports a -shm or -wal it cannot grow as "disk I/O error", which the
+            # opening calls damage: on a full disk it is the disk, and the store is fine.
+            return _store_disk_full(paths), EXIT_STORE
         return str(exc), EXIT_STORE
     if isinstance(exc, BrokenPipeError):
         _silence_stdout()
@@ -245,6 +254,8 @@ def describe_failure(
     db_words = _database_error(exc)
     if db_words is not None:
         if "full" in db_words:
+            return _full_disk(None, args, paths)
+        if _store_disk_filled(db_words, paths):
             return _store_disk_full(paths), EXIT_STORE
         if "malformed" in db_words or "not a database" in db_words or "disk i/o" in db_words:
             return (
