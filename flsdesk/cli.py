@@ -83,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        _say("flsdesk: interrupted")
+        return EXIT_USAGE
+    except Exception:
+        # Outside a command (parsing, paths, logging set-up): Python's own exit would be 1,
+        # which tells a script the work was done.
+        _say("flsdesk: internal error, a bug in flsdesk; nothing was started.")
+        with contextlib.suppress(Exception):
+            log.exception("internal error outside a command")
+        return EXIT_INTERNAL
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()

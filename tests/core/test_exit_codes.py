@@ -83,20 +83,18 @@ def test_database_that_is_a_folder_is_exit_3(store_dir: Path, paths: AppPaths, c
         assert "yet" not in err
 
 
-def test_lock_file_that_is_a_folder_is_exit_3(store_dir: Path, paths: AppPaths, capsys) -> None:
+def test_lock_file_that_is_a_folder_is_exit_3(
+    store_dir: Path, paths: AppPaths, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     lock = store_dir / "flsdesk.lock"
     lock.unlink(missing_ok=True)
     lock.mkdir()
     before = paths.key_file.read_bytes()
-    monkeypatch_env = {"FLSDESK_NEW_PASSPHRASE": "a new passphrase"}
-    os.environ.update(monkeypatch_env)
-    try:
-        for argv in (["followups"], ["passwd"]):
-            code, err = _run(argv, capsys)
-            assert code == EXIT_STORE, (argv, err)
-            assert "lock file" in err and "is a folder" in err
-    finally:
-        del os.environ["FLSDESK_NEW_PASSPHRASE"]
+    monkeypatch.setenv("FLSDESK_NEW_PASSPHRASE", "a new passphrase")
+    for argv in (["followups"], ["passwd"]):
+        code, err = _run(argv, capsys)
+        assert code == EXIT_STORE, (argv, err)
+        assert "lock file" in err and "is a folder" in err
     assert paths.key_file.read_bytes() == before
 
 
@@ -377,3 +375,33 @@ def test_followups_piped_to_head(store_dir: Path, paths: AppPaths) -> None:
     assert len(done.stdout.splitlines()) == 1
     _clean(done.stderr)
     assert "Exception ignored" not in done.stderr
+
+
+def test_an_error_outside_any_command_is_exit_4_not_1(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from flsdesk import cli
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug while finding the folders")
+
+    monkeypatch.setattr(cli, "resolve", broken)
+    code, err = _run(["followups"], capsys)
+    assert code == EXIT_INTERNAL and "internal error" in err
+
+
+# --------------------------------------------------------------------------- passwd and the lock
+
+
+def test_passwd_while_the_store_is_open_is_exit_3_and_changes_nothing(
+    store_dir: Path, paths: AppPaths, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("FLSDESK_NEW_PASSPHRASE", "a new passphrase")
+    before = paths.key_file.read_bytes()
+    with StoreLock(store_dir):  # the window (or an import) has the store open
+        code, err = _run(["passwd"], capsys)
+    assert code == EXIT_STORE and "already open" in err
+    assert paths.key_file.read_bytes() == before
+    code, _err = _run(["passwd"], capsys)  # free again
+    assert code == EXIT_OK
+    assert keys.unlock_with_passphrase(paths.key_file, "a new passphrase")
