@@ -66,6 +66,11 @@ def check_key_opens_database(paths: AppPaths, data_key: bytes) -> None:
     """Tell "this key file belongs to another database" and "the database's first page is
     damaged" apart from a wrong passphrase, before SQLCipher reports both as "not a database"."""
     fit = dbkey.key_fits(paths.database, data_key)
+    if fit in (dbkey.Fit.FITS, dbkey.Fit.UNKNOWN):
+        return
+    if not dbkey.sqlcipher_refuses(paths.database, data_key):
+        log.warning("page check and SQLCipher disagree (%s); SQLCipher trusted", fit.value)
+        return
     if fit is dbkey.Fit.FIRST_PAGE_DAMAGED:
         raise StoreDamaged(
             f"The database {paths.database} is damaged: its first page fails its check (the "
