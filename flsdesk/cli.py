@@ -260,8 +260,8 @@ def describe_failure(
     if isinstance(exc, BrokenPipeError):
         _silence_stdout()
         return (
-            "the output was closed before everything was written (for example by '| head'); "
-            "the listing is incomplete.",
+            "the output was closed before everything was printed (for example by '| head'); "
+            "what was printed is incomplete.",
             EXIT_USAGE,
         )
     if isinstance(exc, OSError) and exc.errno in _FULL:
