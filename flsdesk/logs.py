@@ -62,6 +62,12 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
             os.chmod(self.baseFilename, 0o600)
         return stream
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        # A full disk or a vanished log folder must not print "--- Logging error ---" and a
+        # traceback on the user's terminal (or abort the command): the log is a help, not the
+        # work. The line is dropped; the command's own message still reaches the user.
+        return
+
 
 _configured_path: Path | None = None
 _lock = threading.Lock()
@@ -90,6 +96,25 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path:
             logger.propagate = False
         _configured_path = path
         return path
+
+
+def configured_path() -> Path | None:
+    """The log file in use, or ``None`` while nothing is logged to a file."""
+    return _configured_path
+
+
+def log_nowhere() -> None:
+    """Log nothing, anywhere, until :func:`setup_logging` is called.
+
+    For a command run on a folder that holds no store (a mistyped ``--data-dir``): creating a
+    log folder there would leave folders behind, and Python's last-resort handler would print
+    warnings on stderr in the middle of the command's own message.
+    """
+    for name in ("flsdesk", "ui"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 def install_excepthook(show: Callable[[str], None] | None = None) -> None:

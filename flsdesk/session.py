@@ -121,8 +121,13 @@ def unlock_key(paths: AppPaths, secret: str, *, recovery: bool = False) -> bytes
     if not paths.key_file.exists():
         raise NoStore(f"There is no flsdesk store in {paths.data_dir} yet.")
     if recovery:
-        return keys.unlock_with_recovery_key(paths.key_file, secret)
-    return keys.unlock_with_passphrase(paths.key_file, secret)
+        key = keys.unlock_with_recovery_key(paths.key_file, secret)
+    else:
+        key = keys.unlock_with_passphrase(paths.key_file, secret)
+    from flsdesk.store.unlock import check_key_opens_database
+
+    check_key_opens_database(paths, key)  # another store's key file is not a wrong passphrase
+    return key
 
 
 def remembered_key(paths: AppPaths) -> bytes | None:

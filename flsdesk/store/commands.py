@@ -14,6 +14,7 @@ from flsdesk.paths import make_private_dir
 from flsdesk.store import backup as backup_mod
 from flsdesk.store import keys, presence, unlock
 from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse
+from flsdesk.store.lock import StoreLock
 
 RECOVERY_WARNING = """\
 RECOVERY KEY (shown only this once):
@@ -105,9 +106,23 @@ def run_init(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
-    key = unlock.unlock(ctx.paths)
-    new = _new_passphrase(unlock.NEW_PASSPHRASE_ENV)
-    keys.change_passphrase(ctx.paths.key_file, key, new)
+    paths = ctx.paths
+    if not paths.data_dir.is_dir():
+        unlock.require_store(paths)  # "no store yet", without making the folder
+    # The key file has one writer at a time, like the database: unlocked, re-wrapped and
+    # replaced under the store lock, so a restore (or another passwd) cannot swap the key file
+    # between our read and our write and leave one that opens nothing.
+    with StoreLock(paths.data_dir):
+        backup_mod.recover_interrupted_restore(paths)
+        unlock.require_store(paths)
+        if not paths.database.is_file():
+            raise StoreDamaged(
+                f"The database {paths.database} is missing: the store is damaged, so its "
+                "passphrase was not changed. Restore the latest backup with 'flsdesk restore'."
+            )
+        key = unlock.unlock(paths)
+        new = _new_passphrase(unlock.NEW_PASSPHRASE_ENV)
+        keys.change_passphrase(paths.key_file, key, new)
     print("Passphrase changed. The recovery key is unchanged.")
     print(
         "Backups made before today still open with the old passphrase (or the recovery key).",

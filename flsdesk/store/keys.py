@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from flsdesk.files import fsync_folder
-from flsdesk.store.errors import KeyringUnavailable, NoStore, StoreDamaged, WrongKey
+from flsdesk.store.errors import KeyringUnavailable, NoStore, StoreDamaged, StoreError, WrongKey
 
 log = logging.getLogger("flsdesk.store")
 
@@ -59,6 +59,19 @@ _RECOVERY_BODY_LEN = (_RECOVERY_GROUPS - 1) * _RECOVERY_GROUP_LEN  # 35 chars = 
 _RECOVERY_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "8": "B"})
 
 
+# Far above anything flsdesk writes (see PRODUCTION_KDF), far below what would hang or exhaust a PC.
+MAX_ITERATIONS = 64
+MAX_LANES = 16
+MAX_MEMORY_COST = 4 * 1024 * 1024  # KiB = 4 GiB
+# A key file is about 1 KB; anything far bigger is not one, and is refused before it is parsed.
+MAX_KEY_FILE_BYTES = 64 * 1024
+_KDF_DAMAGED = (
+    "The key file is damaged: its passphrase settings (Argon2 memory, passes or lanes) are "
+    "outside anything flsdesk writes, so it was not used. Restore the key file from a backup, "
+    "or restore the latest backup."
+)
+
+
 @dataclass(frozen=True)
 class KdfParams:
     """Argon2id cost. ``memory_cost`` is in KiB."""
@@ -69,11 +82,14 @@ class KdfParams:
 
     def check(self) -> None:
         # The parameters come from a file someone could edit: bound them so a doctored key file
-        # cannot make us allocate gigabytes or spin for minutes.
-        if not (1 <= self.iterations <= 64 and 1 <= self.lanes <= 16):
-            raise StoreDamaged("The key file's settings are not valid.")
-        if not (8 * self.lanes <= self.memory_cost <= 4 * 1024 * 1024):
-            raise StoreDamaged("The key file's settings are not valid.")
+        # cannot make us allocate gigabytes or spin for minutes. Checked before any derivation.
+        values = (self.iterations, self.lanes, self.memory_cost)
+        if any(type(v) is not int for v in values):
+            raise StoreDamaged(_KDF_DAMAGED)
+        if not (1 <= self.iterations <= MAX_ITERATIONS and 1 <= self.lanes <= MAX_LANES):
+            raise StoreDamaged(_KDF_DAMAGED)
+        if not (8 * self.lanes <= self.memory_cost <= MAX_MEMORY_COST):
+            raise StoreDamaged(_KDF_DAMAGED)
 
 
 # Tuned to about 0.35 s on the 2-core reference machine (RFC 9106 style: memory first, then
@@ -278,17 +294,29 @@ def write_key_document(key_file: Path, doc: dict[str, Any], *, exclusive: bool =
 
 def read_key_document(key_file: Path) -> dict[str, Any]:
     try:
-        raw = key_file.read_bytes()
+        with open(key_file, "rb") as fh:
+            raw = fh.read(MAX_KEY_FILE_BYTES + 1)
     except FileNotFoundError as exc:
         raise NoStore(f"There is no flsdesk key file in {key_file.parent}.") from exc
+    except IsADirectoryError as exc:
+        raise StoreDamaged(
+            f"The key file {key_file} is a folder, not a file: the store cannot be opened. "
+            "Move that folder away and put back the key file, or restore the latest backup."
+        ) from exc
+    except OSError as exc:
+        raise StoreError(f"The key file {key_file} cannot be read: {exc.strerror}.") from exc
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise StoreDamaged(f"The key file {key_file} is damaged: it is far too big to be one.")
     return parse_key_document(raw)
 
 
 def parse_key_document(raw: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreDamaged("The key file is damaged.") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers too long to convert; RecursionError
+        # a doctored file nested thousands deep.
+        raise StoreDamaged("The key file is damaged (it is not a readable key file).") from exc
     if not isinstance(doc, dict) or doc.get("format") != KEY_FILE_FORMAT:
         raise StoreDamaged("The key file is not an flsdesk key file.")
     if doc.get("version") != KEY_FILE_VERSION:
@@ -322,12 +350,12 @@ def unlock_document_with_passphrase(doc: dict[str, Any], passphrase: str) -> byt
         raise StoreDamaged("The key file uses a key derivation this version does not know.")
     try:
         params = KdfParams(
-            iterations=int(kdf["iterations"]),
-            lanes=int(kdf["lanes"]),
-            memory_cost=int(kdf["memory_cost"]),
+            iterations=kdf["iterations"], lanes=kdf["lanes"], memory_cost=kdf["memory_cost"]
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
         raise StoreDamaged("The key file is damaged.") from exc
+    # Refused here, before the salt is even decoded: a doctored cost must never reach Argon2.
+    params.check()
     wrapping = _derive_from_passphrase(passphrase, _unb64(kdf.get("salt")), params)
     return _checked(doc, _unwrap(wrapping, slot, "passphrase"))
 

@@ -10,14 +10,16 @@ written into the file only make the refusal message useful.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import socket
+import stat
 from pathlib import Path
 from types import TracebackType
 
 from flsdesk.paths import make_private_dir
-from flsdesk.store.errors import StoreInUse
+from flsdesk.store.errors import StoreError, StoreInUse
 
 log = logging.getLogger("flsdesk.store")
 
@@ -81,6 +83,40 @@ def _describe_holder(path: Path) -> str:
     return f" (process {pid} on this computer)"
 
 
+def _open_lock_file(path: Path) -> int:
+    """Open (creating) the lock file, never through a symbolic link and never anything but a
+    plain file: a link planted there would make us truncate and write whatever it points at."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # O_NONBLOCK: a FIFO planted as the lock file must not hang the open.
+    flags |= getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except IsADirectoryError as exc:
+        raise StoreError(
+            f"The lock file {path} is a folder, not a file, so the store cannot be locked. "
+            "Remove that folder and try again."
+        ) from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise StoreError(
+                f"The lock file {path} is a symbolic link; flsdesk never follows one there. "
+                "Remove the link and try again."
+            ) from exc
+        raise StoreError(
+            f"Cannot create the lock file {path}: {exc.strerror}. Nothing was changed."
+        ) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StoreError(
+                f"The lock file {path} is not a plain file, so the store cannot be locked. "
+                "Remove it and try again."
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class StoreLock:
     """Exclusive use of the store in ``data_dir``; a context manager.
 
@@ -101,7 +137,7 @@ class StoreLock:
         if self._fd is not None:
             return
         make_private_dir(self.data_dir)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open_lock_file(self.path)
         try:
             if not _try_lock(fd):
                 raise StoreInUse(
@@ -109,9 +145,15 @@ class StoreLock:
                     "Close the other copy first."
                 )
             # Ours now: whatever pid was written there belongs to a copy that has gone.
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid={os.getpid()}\nhost={socket.gethostname()}\n".encode("ascii"))
+            try:
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                os.write(fd, f"pid={os.getpid()}\nhost={socket.gethostname()}\n".encode("ascii"))
+            except OSError as exc:
+                # A full disk. The lock is the OS lock we now hold, not this text (which only
+                # names us in the other copy's message), so the store is still ours alone; the
+                # work that follows meets the full disk where it writes, and says so there.
+                log.warning("lock file text not written: %s", exc.strerror)
         except BaseException:
             os.close(fd)
             raise

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 
 from flsdesk.paths import AppPaths
-from flsdesk.store import keys
-from flsdesk.store.errors import StoreError, WrongKey
+from flsdesk.store import dbkey, keys
+from flsdesk.store.errors import StoreDamaged, StoreError, WrongKey
 
 log = logging.getLogger("flsdesk.store")
 
@@ -45,6 +45,28 @@ def require_store(paths: AppPaths) -> None:
     presence.require_store(paths)
 
 
+def check_key_opens_database(paths: AppPaths, data_key: bytes) -> None:
+    """Tell "this key file belongs to another database" and "the database's first page is
+    damaged" apart from a wrong passphrase, before SQLCipher reports both as "not a database"."""
+    fit = dbkey.key_fits(paths.database, data_key)
+    if fit in (dbkey.Fit.FITS, dbkey.Fit.UNKNOWN):
+        return
+    if not dbkey.sqlcipher_refuses(paths.database, data_key):
+        log.warning("page check and SQLCipher disagree (%s); SQLCipher trusted", fit.value)
+        return
+    if fit is dbkey.Fit.FIRST_PAGE_DAMAGED:
+        raise StoreDamaged(
+            f"The database {paths.database} is damaged: its first page fails its check (the "
+            "key is right). Restore the latest backup with 'flsdesk restore'."
+        )
+    if fit is dbkey.Fit.NOT_THIS_DATABASE:
+        raise StoreDamaged(
+            f"The key file {paths.key_file} does not belong to the database {paths.database}: "
+            "the secret is right for the key file, but its key does not open this database. "
+            "Put back the key file that came with this database, or restore the latest backup."
+        )
+
+
 def unlock(
     paths: AppPaths,
     *,
@@ -59,6 +81,14 @@ def unlock(
     wrong one raises WrongKey rather than falling through to a prompt.
     """
     require_store(paths)
+    key = _unlock_key_file(paths, prompt=prompt, interactive=interactive, use_keyring=use_keyring)
+    check_key_opens_database(paths, key)
+    return key
+
+
+def _unlock_key_file(
+    paths: AppPaths, *, prompt: Prompt | None, interactive: bool | None, use_keyring: bool
+) -> bytes:
     key_file = paths.key_file
     passphrase = os.environ.get(PASSPHRASE_ENV)
     if passphrase:
