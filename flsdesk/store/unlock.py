@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from flsdesk.paths import AppPaths
 from flsdesk.store import dbkey, keys
-from flsdesk.store.errors import StoreDamaged, StoreError, WrongKey
+from flsdesk.store.errors import StoreError, WrongKey
 
 log = logging.getLogger("flsdesk.store")
 
@@ -54,16 +54,22 @@ def check_key_opens_database(paths: AppPaths, data_key: bytes) -> None:
     if not dbkey.sqlcipher_refuses(paths.database, data_key):
         log.warning("page check and SQLCipher disagree (%s); SQLCipher trusted", fit.value)
         return
+    from flsdesk.store import presence
+
     if fit is dbkey.Fit.FIRST_PAGE_DAMAGED:
-        raise StoreDamaged(
-            f"The database {paths.database} is damaged: its first page fails its check (the "
-            "key is right). Restore the latest backup with 'flsdesk restore'."
+        raise presence.damaged(
+            paths,
+            f"the first page of its database {paths.database} fails its check (the key is right)",
         )
     if fit is dbkey.Fit.NOT_THIS_DATABASE:
-        raise StoreDamaged(
-            f"The key file {paths.key_file} does not belong to the database {paths.database}: "
-            "the secret is right for the key file, but its key does not open this database. "
-            "Put back the key file that came with this database, or restore the latest backup."
+        # No page verifies: another store's key file, or a database overwritten whole. Both are
+        # damage, and both are mended the same way.
+        raise presence.damaged(
+            paths,
+            f"its database file cannot be read with the store's own key: the key file "
+            f"{paths.key_file} does not belong to the database {paths.database} (the secret is "
+            "right for the key file), or the database was overwritten. Put back the key file that "
+            "came with this database",
         )
 
 
