@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -55,7 +54,7 @@ from flsdesk import followups as fu
 from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
-from ui.common import ok_cancel, reason_combo
+from ui.common import ask_save_path, ok_cancel, reason_combo
 from ui.form.values import date_from_text
 
 log = logging.getLogger("ui.followups")
@@ -600,8 +599,7 @@ class FollowupsPage(QWidget):
         log.info("follow-up list printed: %d row(s)", len(self.model.rows))
 
     def _save_name(self, title: str, suggested: str, filter_text: str) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(self, title, suggested, filter_text)
-        return Path(name) if name else None
+        return ask_save_path(self, title, suggested, filter_text, self.store.paths)
 
     def save_pdf(self) -> Path | None:
         target = self._save_name(
