@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flsdesk import __version__
+from flsdesk import __version__, files
 from flsdesk.paths import AppPaths, resolve
 from flsdesk.store.errors import StoreError
 
@@ -88,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     paths = resolve(args.data_dir)
+    # Before any command or the window: nothing written for the user may land on the store, and
+    # what a killed earlier run left in our folders goes now.
+    files.protect(paths)
+    files.clean_at_start(paths)
     if args.command is None:
         from flsdesk.gui_launcher import launch_gui
 
