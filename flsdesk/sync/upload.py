@@ -41,7 +41,6 @@ URL_SETTING = "upload_url"
 TOKEN_SETTING = "upload_token"
 PROXY_SETTING = "upload_proxy"
 CA_FILE_SETTING = "upload_ca_file"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 HOW_TO_SET_ADDRESS = (
     "No upload address is set. To upload from flsdesk, put your integration service's HTTPS "
     "address (and its token) in Settings → Upload address. Without one, open the FLS-DB webtool's "
