@@ -41,8 +41,7 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> AppPaths:
 
 def _fingerprint(paths: AppPaths) -> dict[str, str]:
     return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in (paths.key_file, paths.database)
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (paths.key_file, paths.database)
     }
 
 
@@ -128,9 +127,9 @@ def test_via_a_hard_link(paths: AppPaths, tmp_path: Path, capsys) -> None:
 def test_the_real_command_line_exits_2(paths: AppPaths) -> None:
     """The same through ``python main.py`` in a process of its own, as it was found."""
     before = _fingerprint(paths)
+    command = [sys.executable, str(REPO / "main.py"), "--data-dir", str(paths.data_dir)]
     done = subprocess.run(
-        [sys.executable, str(REPO / "main.py"), "--data-dir", str(paths.data_dir), "export"]
-        + ["--all", "--out", str(paths.key_file)],
+        [*command, "export", "--all", "--out", str(paths.key_file)],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
@@ -162,14 +161,16 @@ def test_writers_refuse_by_themselves_once_the_store_is_registered(
     recovery key, a PDF), after the command line or the window registered the store."""
     files.protect(paths)
     before = _fingerprint(paths)
-    with pytest.raises(files.ProtectedTarget, match="flsdesk.key"):
+    with pytest.raises(files.ProtectedTarget, match=r"flsdesk\.key"):
         files.write_text(paths.key_file, "NHS number\r\n")
-    with pytest.raises(files.ProtectedTarget, match="data folder"):
-        with files.private_path(paths.data_dir / "list.pdf"):
-            pass
-    with session.open_store(paths, session.unlock_key(paths, PASSPHRASE), "AB") as store:
-        with pytest.raises(files.ProtectedTarget):
-            oo.write_unchecked_list(store, paths.database)
+    with (
+        pytest.raises(files.ProtectedTarget, match="data folder"),
+        files.private_path(paths.data_dir / "list.pdf"),
+    ):
+        pass
+    key = session.unlock_key(paths, PASSPHRASE)
+    with session.open_store(paths, key, "AB") as store, pytest.raises(files.ProtectedTarget):
+        oo.write_unchecked_list(store, paths.database)
     assert not list(paths.data_dir.glob(".flsdesk-write-*"))
     _assert_store_intact(paths, before)
     # Elsewhere writes go on as before; an internal writer may say so.
