@@ -393,12 +393,16 @@ def write_text(path: Path, text: str, encoding: str = "utf-8") -> str:
 
 
 @contextmanager
-def private_path(path: Path | str, *, internal: bool = False) -> Iterator[Path]:
+def private_path(
+    path: Path | str, *, paths: AppPaths | None = None, internal: bool = False
+) -> Iterator[Path]:
     """A temporary path for writers that need a file name (Qt's PDF printer); on success it
-    replaces ``path`` atomically, 0600, like ``atomic_write``; on failure nothing changes."""
+    replaces ``path`` atomically, 0600, like ``atomic_write``; on failure nothing changes.
+    Unless ``internal``, a target on the store's files or folders (the registered store's, and
+    ``paths``') is refused (ProtectedTarget) first."""
     target = Path(path).expanduser()
     if not internal:
-        check_target(target)
+        check_target(target, paths)
     folder = target.parent
     if not folder.is_dir():
         raise WriteError(f"The folder {folder} does not exist.")

@@ -595,8 +595,21 @@ class FollowupsPage(QWidget):
         printer = self._printer()
         if not self._ask_printer(printer):
             return
-        self._document().print_(printer)
-        log.info("follow-up list printed: %d row(s)", len(self.model.rows))
+        to_file = printer.outputFileName()
+        if not to_file:
+            self._document().print_(printer)
+            log.info("follow-up list printed: %d row(s)", len(self.model.rows))
+            return
+        # "Print to file" is a file written for the user: the same guard and owner-only writing
+        # as Save as PDF.
+        try:
+            with files.private_path(to_file, paths=self.store.paths) as tmp:
+                printer.setOutputFileName(str(tmp))
+                self._document().print_(printer)
+        except OSError as exc:
+            QMessageBox.warning(self, "Print", f"Cannot write {to_file}: {exc.strerror or exc}")
+            return
+        log.info("follow-up list printed to a file: %d row(s)", len(self.model.rows))
 
     def _save_name(self, title: str, suggested: str, filter_text: str) -> Path | None:
         return ask_save_path(self, title, suggested, filter_text, self.store.paths)
@@ -612,7 +625,7 @@ class FollowupsPage(QWidget):
         printer = self._printer()
         printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
         try:
-            with files.private_path(target) as tmp:
+            with files.private_path(target, paths=self.store.paths) as tmp:
                 printer.setOutputFileName(str(tmp))
                 self._document().print_(printer)
         except OSError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -139,3 +140,23 @@ def test_a_pdf_into_the_data_folder_is_refused_and_cancel_writes_nothing(
     assert chooser.asked == 2
     assert "data folder" in seen[0]
     assert sorted(p.name for p in paths.data_dir.iterdir()) == before
+
+
+def test_print_to_file_onto_the_database_is_refused(
+    qtbot, page: FollowupsPage, paths: AppPaths, monkeypatch
+) -> None:
+    db_before = hashlib.sha256(paths.database.read_bytes()).hexdigest()
+
+    def print_to_file(printer: QPrinter) -> bool:
+        # Stands in for the print dialog: the person ticks "Print to file" and names the file.
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(paths.database))
+        return True
+
+    monkeypatch.setattr(page, "_ask_printer", print_to_file)
+    seen: list[str] = []
+    steps = Steps(_click(qtbot, QMessageBox.StandardButton.Ok, seen))
+    qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)
+    steps.check()
+    assert "flsdesk.db" in seen[0] and "destroy the store" in seen[0]
+    assert hashlib.sha256(paths.database.read_bytes()).hexdigest() == db_before
