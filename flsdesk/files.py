@@ -21,6 +21,7 @@ or that is (or links to) one of the store's files, unless an internal writer say
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -243,6 +244,16 @@ def clean_stale_temps(folder: Path | str) -> int:
 
 
 _noted: set[Path] = set()
+_notes: list[Path] = []
+
+
+@atexit.register
+def _forget_notes() -> None:
+    # A normal exit has removed its own temporary files; only a killed process's notes should
+    # stay for the next start to act on.
+    for note in _notes:
+        with contextlib.suppress(OSError):
+            note.unlink()
 
 
 def _note_folder(folder: Path) -> None:
@@ -268,6 +279,7 @@ def _note_folder(folder: Path) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(os.fsencode(real))
     _noted.add(real)
+    _notes.append(note)
 
 
 def mkstemp(folder: Path | str, kind: str, suffix: str = TEMP_SUFFIX) -> tuple[int, Path]:

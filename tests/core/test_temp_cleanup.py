@@ -205,3 +205,26 @@ def test_temporary_names_hold_the_kind_and_process_only() -> None:
     assert re.fullmatch(rf"\.flsdesk-backup-{os.getpid()}-[0-9a-f]{{16}}\.db", name)
     with pytest.raises(ValueError):
         files.temp_name("anything")
+
+
+def test_a_normal_run_leaves_nothing_behind(paths: AppPaths, tmp_path: Path) -> None:
+    out = tmp_path / "exports"
+    out.mkdir()
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "main.py"),
+            "--data-dir",
+            str(paths.data_dir),
+            "export",
+            "--all",
+            "--out",
+            str(out / "x.csv"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in out.iterdir()] == ["x.csv"]
+    assert not list(paths.data_dir.glob(".flsdesk-*"))  # not even the note of where it wrote
