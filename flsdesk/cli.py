@@ -114,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flsdesk {args.command}: {exc}", file=sys.stderr)
         log.info("command %s ended with exit %d", args.command, exc.code)
         return exc.code
+    except files.ProtectedTarget as exc:  # any writer, even one that forgot to check first
+        print(f"flsdesk {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except StoreError as exc:
         print(f"flsdesk {args.command}: {exc}", file=sys.stderr)
         log.info("command %s: %s; exit %d", args.command, type(exc).__name__, EXIT_STORE)
