@@ -221,8 +221,9 @@ def _is_stale(entry: os.DirEntry[str]) -> bool:
     return older if alive is None else not alive
 
 
-def clean_stale_temps(folder: Path | str) -> int:
-    """Remove the temporary files in ``folder`` that no live flsdesk process holds."""
+def clean_stale_temps(folder: Path | str, keep_kinds: tuple[str, ...] = ()) -> int:
+    """Remove the temporary files in ``folder`` that no live flsdesk process holds (except
+    those of ``keep_kinds``)."""
     folder = Path(folder)
     removed = 0
     try:
@@ -233,7 +234,8 @@ def clean_stale_temps(folder: Path | str) -> int:
         if not _is_stale(entry):
             continue
         match = _TEMP_NAME.match(entry.name)
-        if match is not None and match["kind"] == "where":
+        kind = match["kind"] if match is not None else entry.name.split("-")[1]
+        if kind == "where" or kind in keep_kinds:
             continue  # the notes of where a process wrote are for clean_at_start
         with contextlib.suppress(OSError):
             os.unlink(entry.path)
@@ -311,7 +313,11 @@ def create_temp(folder: Path | str, kind: str, suffix: str = TEMP_SUFFIX) -> Pat
 def clean_at_start(paths: AppPaths) -> int:
     """At start-up: remove what killed flsdesk processes left in the data and backups folders
     and in every folder they noted they were writing into. Never creates a folder."""
-    removed = clean_stale_temps(paths.data_dir) + clean_stale_temps(paths.backups_dir)
+    # A restore cut short is finished or undone by the restore's own recovery, which decides
+    # what its temporary files are still good for: they are not ours to remove then.
+    interrupted = any(paths.data_dir.glob("*.before-restore*"))
+    removed = clean_stale_temps(paths.data_dir, ("restore",) if interrupted else ())
+    removed += clean_stale_temps(paths.backups_dir)
     try:
         notes = [
             e

@@ -228,3 +228,21 @@ def test_a_normal_run_leaves_nothing_behind(paths: AppPaths, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert [p.name for p in out.iterdir()] == ["x.csv"]
     assert not list(paths.data_dir.glob(".flsdesk-*"))  # not even the note of where it wrote
+
+
+def test_an_interrupted_restores_files_are_left_to_its_recovery(tmp_path: Path) -> None:
+    paths = resolve(tmp_path / "data")
+    paths.data_dir.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(30)
+    restore_db = paths.data_dir / f".flsdesk-restore-{dead.pid}-{'b' * 16}.db"
+    write_tmp = paths.data_dir / f".flsdesk-write-{dead.pid}-{'c' * 16}.tmp"
+    for f in (restore_db, write_tmp):
+        f.write_bytes(b"x")
+    before = paths.data_dir / "flsdesk.db.before-restore"
+    before.write_bytes(b"the previous store")
+    files.clean_at_start(paths)
+    assert restore_db.exists() and not write_tmp.exists() and before.exists()
+    before.unlink()  # once the restore's recovery has run, they are plain leftovers
+    files.clean_at_start(paths)
+    assert not restore_db.exists()
