@@ -87,7 +87,8 @@ def _identity(path: Path) -> tuple[int, int] | None:
         st = os.stat(path)  # follows a symlink: its target is what would be written
     except (OSError, ValueError):
         return None
-    return (st.st_dev, st.st_ino)
+    # Some file systems (FAT, some network shares) report no inode numbers: no identity then.
+    return (st.st_dev, st.st_ino) if st.st_ino else None
 
 
 def _real(path: Path) -> Path:
@@ -118,9 +119,9 @@ def _store_file_identities(paths: AppPaths) -> dict[tuple[int, int], str]:
             continue
         for entry in entries:
             with contextlib.suppress(OSError):
-                if entry.is_file():
-                    st = entry.stat()
-                    found[(st.st_dev, st.st_ino)] = entry.name
+                identity = _identity(Path(entry.path)) if entry.is_file() else None
+                if identity is not None:
+                    found[identity] = entry.name
     return found
 
 
@@ -145,7 +146,8 @@ def refusal(
         seen.add(store.data_dir)
         what = "folder" if folder else "file"
         if not folder:
-            name = _store_file_identities(store).get(_identity(target) or (-1, -1))
+            identity = _identity(target)
+            name = _store_file_identities(store).get(identity) if identity else None
             if name is not None:
                 return (
                     f"{target} is (or links to) the store's own file {name}: writing there would "
