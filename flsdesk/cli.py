@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flsdesk import __version__
+from flsdesk import __version__, files
 from flsdesk.paths import AppPaths, resolve
 from flsdesk.store.errors import StoreError
 
@@ -108,6 +108,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     paths = resolve(args.data_dir)
+    # Before any command or the window: nothing written for the user may land on the store, and
+    # what a killed earlier run left in our folders goes now.
+    files.protect(paths)
+    files.clean_at_start(paths)
     if args.command is None:
         from flsdesk.gui_launcher import launch_gui
 
@@ -250,6 +254,8 @@ def describe_failure(
     """The message and exit code (spec/cli.md) for an exception that ended a command."""
     if isinstance(exc, CliError):
         return str(exc), exc.code
+    if isinstance(exc, files.ProtectedTarget):  # any writer, even one that forgot to check first
+        return str(exc), EXIT_USAGE
     if isinstance(exc, StoreError):
         cause = _database_error(exc.__cause__) if exc.__cause__ is not None else None
         if cause is not None and _store_disk_filled(cause, paths):

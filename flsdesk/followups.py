@@ -62,7 +62,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from flsdesk import files
+from flsdesk import files, spreadsheet
 from flsdesk.dataset import Definition, DefinitionSet, FollowupWindow
 from flsdesk.followup_end import ended_text, implied_answers
 from flsdesk.patient_list import format_nhs
@@ -729,7 +729,7 @@ def call_sheet_row(row: FollowupRow) -> list[str]:
 
 def _spreadsheet_safe(cell: str) -> str:
     # A name or hospital number starting with = + - @ would run as a formula in a spreadsheet.
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    return spreadsheet.safe_cell(cell)
 
 
 def call_sheet_csv(rows: Sequence[FollowupRow]) -> str:

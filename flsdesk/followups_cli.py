@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flsdesk import followups
+from flsdesk import files, followups
 from flsdesk.cli import EXIT_OK, EXIT_USAGE, CliError, Context
 
 
@@ -73,6 +73,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         # Checked before unlocking, so a typo costs nothing.
         if target.is_dir() or not target.parent.is_dir():
             raise CliError(f"Cannot write {target}: no such folder, or it is a folder.", EXIT_USAGE)
+        if problem := files.refusal(target, ctx.paths):
+            raise CliError(problem, EXIT_USAGE)
     with open_store_for_command(ctx.paths) as store:
         on = args.on or store.today()
         states = followups.STATE_CHOICES[args.state]

@@ -6,7 +6,9 @@ plain file), so this module only describes them; the settings dialog is built fr
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -16,7 +18,7 @@ class Setting:
     key: str
     label: str
     help: str
-    kind: str  # "text", "int", "bool", "url", "secret", "choice"
+    kind: str  # "text", "int", "bool", "url", "secret", "choice", "proxy", "file"
     default: Any
     minimum: int | None = None
     maximum: int | None = None
@@ -81,6 +83,26 @@ SETTINGS: tuple[Setting, ...] = (
         "",
     ),
     Setting(
+        "upload_proxy",
+        "Upload proxy",
+        "Only if your trust's network needs one to reach the upload address: the proxy's address, "
+        "such as http://proxy.example.nhs.uk:8080. The computer's own proxy settings "
+        "(HTTP_PROXY and the like) are never used for uploads, and uploads to this computer never "
+        "go through a proxy.",
+        "proxy",
+        "",
+    ),
+    Setting(
+        "upload_ca_file",
+        "Upload certificate file",
+        "Only if your IT team gives you one: the certificate authority file (PEM) that the "
+        "upload address's certificate must be signed by, used instead of the computer's trusted "
+        "certificates. Certificate settings from the environment (REQUESTS_CA_BUNDLE) are never "
+        "used.",
+        "file",
+        "",
+    ),
+    Setting(
         "require_optout_check",
         "Require the opt-out check before export",
         "Hold back records whose National Data Opt-out status has not been checked "
@@ -99,6 +121,18 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def is_this_computer(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: a connection that never leaves the computer."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_value(key: str, value: Any) -> tuple[Any, str | None]:
@@ -121,9 +155,19 @@ def check_value(key: str, value: Any) -> tuple[Any, str | None]:
             return value, None
         return str(value).strip().lower() in ("1", "true", "yes", "on"), None
     text = "" if value is None else str(value).strip()
+    if setting.kind == "proxy" and text:
+        try:
+            parsed = urlparse(text)
+            _ = parsed.port  # a port that is not a number raises here
+        except ValueError:
+            return text, f"{setting.label} must be an address such as http://proxy:8080"
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            return text, f"{setting.label} must be an address such as http://proxy:8080"
+    if setting.kind == "file" and text and not Path(text).expanduser().is_file():
+        return text, f"{setting.label}: there is no file {text}"
     if setting.kind == "url" and text:
         parsed = urlparse(text)
-        local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+        local = is_this_computer(parsed.hostname)
         if parsed.scheme not in ("https", "http") or not parsed.hostname:
             return text, f"{setting.label} must be a web address such as https://…"
         if parsed.scheme == "http" and not local:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from PySide6.QtCore import QAbstractItemModel
 from PySide6.QtWidgets import (
@@ -10,9 +11,15 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QHeaderView,
+    QMessageBox,
     QTableView,
+    QWidget,
 )
+
+from flsdesk import files
+from flsdesk.paths import AppPaths
 
 
 def read_only_table(
@@ -53,3 +60,23 @@ def reason_combo(name: str, reasons: Iterable[str]) -> QComboBox:
     for reason in reasons:
         combo.addItem(reason, reason)
     return combo
+
+
+def ask_save_path(
+    parent: QWidget | None,
+    title: str,
+    suggested: str,
+    filter_text: str,
+    paths: AppPaths | None = None,
+) -> Path | None:
+    """The Save… file dialog for a file written for the user: a place on the store's own files
+    or folders is refused with a message saying why, and the user picks again."""
+    while True:
+        name, _ = QFileDialog.getSaveFileName(parent, title, suggested, filter_text)
+        if not name:
+            return None
+        problem = files.refusal(name, paths)
+        if problem is None:
+            return Path(name)
+        QMessageBox.warning(parent, title, f"{problem}\n\nNothing was written.")
+        suggested = str(Path.home() / Path(name).name)

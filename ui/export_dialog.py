@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -39,7 +38,7 @@ from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
 from flsdesk.sync import export as ex
 from flsdesk.sync import upload as up
-from ui.common import read_only_table
+from ui.common import ask_save_path, read_only_table
 from ui.rows_model import RowsModel
 
 log = logging.getLogger("ui.export")
@@ -620,13 +619,14 @@ class ExportDialog(QDialog):
         return ex.last_export_folder(self.store) / name
 
     def _ask_save_path(self, suggested: str) -> str | None:
-        name, _ = QFileDialog.getSaveFileName(
+        name = ask_save_path(
             self,
             "Save the FLS-DB import file",
             suggested,  # already in the last export's folder
             "CSV files (*.csv)",
+            self.store.paths,
         )
-        return name or None
+        return str(name) if name else None
 
     def _confirm(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self, title, text)

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -56,7 +55,7 @@ from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.settings import SERVICE_NAME
 from flsdesk.store.store import Store
-from ui.common import ok_cancel, reason_combo
+from ui.common import ask_save_path, ok_cancel, reason_combo
 from ui.form.values import date_from_text
 
 log = logging.getLogger("ui.followups")
@@ -676,12 +675,24 @@ class FollowupsPage(QWidget):
         printer = self._printer()
         if not self._ask_printer(printer):
             return
-        self._document().print_(printer)
-        log.info("follow-up list printed: %d row(s)", len(self.model.rows))
+        to_file = printer.outputFileName()
+        if not to_file:
+            self._document().print_(printer)
+            log.info("follow-up list printed: %d row(s)", len(self.model.rows))
+            return
+        # "Print to file" is a file written for the user: the same guard and owner-only writing
+        # as Save as PDF.
+        try:
+            with files.private_path(to_file, paths=self.store.paths) as tmp:
+                printer.setOutputFileName(str(tmp))
+                self._document().print_(printer)
+        except OSError as exc:
+            QMessageBox.warning(self, "Print", f"Cannot write {to_file}: {exc.strerror or exc}")
+            return
+        log.info("follow-up list printed to a file: %d row(s)", len(self.model.rows))
 
     def _save_name(self, title: str, suggested: str, filter_text: str) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(self, title, suggested, filter_text)
-        return Path(name) if name else None
+        return ask_save_path(self, title, suggested, filter_text, self.store.paths)
 
     def save_pdf(self) -> Path | None:
         target = self._save_name(
@@ -694,7 +705,7 @@ class FollowupsPage(QWidget):
         printer = self._printer()
         printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
         try:
-            with files.private_path(target) as tmp:
+            with files.private_path(target, paths=self.store.paths) as tmp:
                 printer.setOutputFileName(str(tmp))
                 self._document().print_(printer)
         except OSError as exc:

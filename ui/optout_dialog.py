@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
 from flsdesk.sync import optout
-from ui.common import read_only_table
+from ui.common import ask_save_path, read_only_table
 from ui.export_dialog import WorkPanel, local_time
 from ui.rows_model import RowsModel
 
@@ -190,13 +190,14 @@ class OptoutDialog(QDialog):
             self.open_record_requested.emit(item.record_id)
 
     def _ask_save_path(self, suggested: str) -> str | None:
-        name, _ = QFileDialog.getSaveFileName(
+        name = ask_save_path(
             self,
             "Save the list for information governance",
             str(Path.home() / suggested),
             "CSV files (*.csv)",
+            self.store.paths,
         )
-        return name or None
+        return str(name) if name else None
 
     def _ask_open_path(self) -> str | None:
         name, _ = QFileDialog.getOpenFileName(

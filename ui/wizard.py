@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication, QTextDocument
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -28,6 +25,7 @@ from flsdesk.paths import AppPaths
 from flsdesk.store import keys
 from flsdesk.store.errors import StoreError
 from flsdesk.store.store import Store
+from ui.common import ask_save_path
 
 WARNING = (
     "Without the passphrase and this recovery key nobody — not flsdesk, not IT, not the "
@@ -197,15 +195,18 @@ class RecoveryPage(QWizardPage):
             document.print_(printer)
 
     def _save(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, "Save the recovery key", "flsdesk-recovery-key.txt", "Text (*.txt)"
+        title = "Save the recovery key"
+        name = ask_save_path(
+            self, title, "flsdesk-recovery-key.txt", "Text (*.txt)", self._wizard.paths
         )
         if name:
             # Owner-only from the first byte, like every file of ours that opens the store.
-            files.write_text(
-                Path(name),
-                f"flsdesk recovery key\n\n{self._wizard.recovery_key}\n\n{WARNING}\n",
-            )
+            try:
+                files.write_text(
+                    name, f"flsdesk recovery key\n\n{self._wizard.recovery_key}\n\n{WARNING}\n"
+                )
+            except OSError as exc:
+                QMessageBox.warning(self, title, f"Cannot write {name}: {exc.strerror or exc}")
 
     def isComplete(self) -> bool:
         return self.confirm.isChecked()

@@ -26,7 +26,6 @@ import hmac
 import json
 import logging
 import os
-import secrets
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from typing import Any, BinaryIO
 
 import sqlcipher3
 
-from flsdesk import __version__
+from flsdesk import __version__, files
 from flsdesk.files import fsync_folder
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.store import integrity, keys, migrations
@@ -80,16 +79,10 @@ def default_backup_name(prefix: str = "flsdesk-backup-") -> str:
     return f"{prefix}{_timestamp()}{SUFFIX}"
 
 
-def _private_tmp(folder: Path, prefix: str, suffix: str) -> Path:
-    """A new, empty, owner-only file in ``folder`` (same file system as the final place)."""
-    while True:
-        path = folder / f"{prefix}{secrets.token_hex(8)}{suffix}"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return path
+def _private_tmp(folder: Path, kind: str, suffix: str) -> Path:
+    """A new, empty, owner-only file in ``folder`` (same file system as the final place),
+    named by the one temporary-file scheme so a killed process's leftovers are cleaned."""
+    return files.create_temp(folder, kind, suffix)
 
 
 def _remove_sqlite_files(db: Path) -> None:
@@ -120,8 +113,8 @@ def snapshot(src_db: Path, key: bytes, dest: Path, key_file: Path | None = None)
     if not keys.matches(key_file, key):
         raise WrongKey("That key is not the key of this store.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp_db = _private_tmp(dest.parent, f".{dest.name}.", ".db")
-    tmp_out = _private_tmp(dest.parent, f".{dest.name}.", ".tmp")
+    tmp_db = _private_tmp(dest.parent, "backup", ".db")
+    tmp_out = _private_tmp(dest.parent, "backup", ".tmp")
     try:
         try:
             source = connect(src_db, key)
@@ -399,7 +392,7 @@ def _chunks(fh: BinaryIO) -> Iterator[bytes]:
 def _extract_and_check(info: BackupInfo, data_key: bytes, folder: Path) -> tuple[Path, int | None]:
     """Copy the (encrypted) database out of the backup into ``folder`` and check it; returns
     the copy and its record count."""
-    tmp_db = _private_tmp(folder, _RESTORE_TMP_PREFIX, ".db")
+    tmp_db = _private_tmp(folder, "restore", ".db")
     try:
         with info.path.open("rb") as src, tmp_db.open("r+b") as out:
             src.seek(info.db_offset)
@@ -584,7 +577,7 @@ def restore_with_key(
             if confirm is not None and not confirm(preview):
                 log.info("restore not confirmed; nothing changed")
                 return False
-            new_key = _private_tmp(paths.data_dir, _RESTORE_TMP_PREFIX, ".key")
+            new_key = _private_tmp(paths.data_dir, "restore", ".key")
             keys.write_key_document(new_key, info.key_document)
             _swap_in(paths, new_db, new_key)
         finally:

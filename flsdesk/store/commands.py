@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from flsdesk import files
 from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, CliError, Context
 from flsdesk.paths import make_private_dir
 from flsdesk.store import backup as backup_mod
@@ -134,8 +135,11 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_backup(args: argparse.Namespace, ctx: Context) -> int:
-    key = unlock.unlock(ctx.paths)
     folder = Path(args.dir).expanduser()
+    # Checked before unlocking, so a typo costs nothing; the backups folder is allowed.
+    if problem := files.refusal(folder, ctx.paths, folder=True, allow_backups=True):
+        raise CliError(problem, EXIT_USAGE)
+    key = unlock.unlock(ctx.paths)
     if folder.exists() and not folder.is_dir():
         raise CliError(f"{folder} is not a folder.", EXIT_USAGE)
     try:

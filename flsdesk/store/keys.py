@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 import unicodedata
 import uuid
 from dataclasses import asdict, dataclass
@@ -39,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from flsdesk import files
 from flsdesk.files import fsync_folder
 from flsdesk.store.errors import KeyringUnavailable, NoStore, StoreDamaged, StoreError, WrongKey
 
@@ -268,8 +268,7 @@ def write_key_document(key_file: Path, doc: dict[str, Any], *, exclusive: bool =
     """
     data = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8") + b"\n"
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".flsdesk-key-", suffix=".tmp", dir=key_file.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = files.mkstemp(key_file.parent, "key")
     try:
         with os.fdopen(fd, "wb") as fh:  # mkstemp already made it 0600
             fh.write(data)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
 from flsdesk.datafiles import DataFileError
+from flsdesk.files import refusal
 
 if TYPE_CHECKING:
     pass
@@ -89,6 +90,8 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
     out = Path(args.out).expanduser()
     if not args.dry_run and not out.parent.is_dir():
         raise CliError(f"The folder {out.parent} does not exist.", EXIT_USAGE)
+    if not args.dry_run and (problem := refusal(out, ctx.paths)):
+        raise CliError(problem, EXIT_USAGE)
     from flsdesk.session import open_store_for_command  # heavy: keep --help quick
 
     with open_store_for_command(ctx.paths) as store:

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from flsdesk import conditions as cond
+from flsdesk import spreadsheet
 from flsdesk.dataset import Definition, parse_iso_date
 from flsdesk.files import atomic_write
 from flsdesk.rules import applicability, nhs_number_valid
@@ -123,11 +124,8 @@ def write_unchecked_list(store: Store, path: Path) -> UncheckedList:
     numbers, covered = unchecked_numbers(store)
     if not numbers:
         raise OptoutError("Every record's opt-out status has been checked: there is no list.")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([LIST_HEADER])
-    writer.writerows([n] for n in numbers)
-    data = buffer.getvalue().encode("utf-8")
+    # Opened in a spreadsheet by the IG team: the one writer of such files makes every cell safe.
+    data = spreadsheet.csv_text([[LIST_HEADER], *([n] for n in numbers)]).encode("utf-8")
 
     list_id: list[int] = []
 

@@ -2,11 +2,15 @@
 
 Generic and provisional (there is no public FLS-DB upload interface): the upload profile says
 the method, the file field, the auth header and the success codes. Fixed here, whatever the
-profile says: plain http is refused except to this computer; certificates are always checked;
-the token comes only from the encrypted store; the batch id travels as the idempotency key so a
-retried request is not applied twice; retries (with exponential backoff) only after connection
-errors, time-outs, 5xx and 429 (honouring Retry-After, capped), never after another 4xx; and the
-batch is "sent" only on one of the profile's 2xx success codes.
+profile says: plain http is refused except to this computer; certificates are always checked,
+against the computer's trusted certificates or the CA file set in Settings, never one named by the
+environment (REQUESTS_CA_BUNDLE); a proxy is used only when Settings names one, never from the
+environment (HTTP_PROXY…) and never to this computer; text from the server is shown with control
+characters removed and its length capped; the token comes only from the encrypted store; the
+batch id travels as the idempotency key so a retried request is not applied twice; retries
+(with exponential backoff) only after connection errors, time-outs, 5xx and 429 (honouring
+Retry-After, capped), never after another 4xx; and the batch is "sent" only on one of the
+profile's 2xx success codes.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import re
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +30,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from flsdesk.settings import is_this_computer
 from flsdesk.store.store import Store
 from flsdesk.sync import batches
 from flsdesk.sync.profiles import UploadProfile, load_upload_profile
@@ -32,7 +39,8 @@ log = logging.getLogger("flsdesk.sync")
 
 URL_SETTING = "upload_url"
 TOKEN_SETTING = "upload_token"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+PROXY_SETTING = "upload_proxy"
+CA_FILE_SETTING = "upload_ca_file"
 HOW_TO_SET_ADDRESS = (
     "No upload address is set. To upload from flsdesk, put your integration service's HTTPS "
     "address (and its token) in Settings → Upload address. Without one, open the FLS-DB webtool's "
@@ -72,7 +80,7 @@ def check_url(url: str) -> str:
     parsed = urlparse(text)
     if parsed.scheme == "https" and parsed.hostname:
         return text
-    if parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS:
+    if parsed.scheme == "http" and is_this_computer(parsed.hostname):
         return text
     if parsed.scheme == "http":
         raise UploadError(
@@ -82,8 +90,33 @@ def check_url(url: str) -> str:
     raise UploadError("The upload address must be a web address starting with https://.")
 
 
+# Terminal escape sequences (CSI, OSC, and the two-byte ones): removed whole, not just the ESC.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+)
+
+
+def clean_server_text(text: str, limit: int) -> str:
+    """Text from the server as it may be shown: no control or format characters (terminal
+    escapes, CR, bidi overrides, zero-width characters), one line, at most ``limit`` characters.
+
+    The server is not ours to trust: its words end up on the terminal, in the window and in the
+    outbox, where an escape sequence or a right-to-left override could disguise what is shown.
+    """
+    kept: list[str] = []
+    for ch in _ESCAPES.sub("", text):
+        category = unicodedata.category(ch)
+        if category in ("Zl", "Zp") or ch in "\t\n\r\x0b\x0c\x85":
+            kept.append(" ")
+        elif category[0] != "C":  # Cc, Cf, Cs, Co, Cn
+            kept.append(ch)
+    line = " ".join("".join(kept).split())
+    limit = max(limit, 1)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def _text_of(response: requests.Response, keys: tuple[str, ...], limit: int) -> str:
-    """A JSON reply's first matching key, else the start of the reply's text."""
+    """A JSON reply's first matching key, else the start of the reply's text; cleaned."""
     try:
         data: Any = response.json()
     except ValueError:
@@ -93,9 +126,34 @@ def _text_of(response: requests.Response, keys: tuple[str, ...], limit: int) -> 
             if data.get(key) not in (None, ""):
                 value = data[key]
                 text = value if isinstance(value, str) else json.dumps(value)
-                return text[:limit]
-    text = (response.text or "").strip()
-    return text[:limit] if text else f"HTTP {response.status_code}"
+                cleaned = clean_server_text(text, limit)
+                if cleaned:
+                    return cleaned
+    # Only the start is needed; a huge body is not cleaned character by character.
+    text = clean_server_text((response.text or "")[: limit * 4 + 256], limit)
+    return text or f"HTTP {response.status_code}"
+
+
+def connection_settings(store: Store, url: str) -> tuple[dict[str, str], bool | str]:
+    """The proxies and the certificate check for ``url``, from Settings only.
+
+    A proxy only when Settings names one, and never for this computer; certificates are checked
+    against the CA file in Settings, else the computer's trusted ones.
+    """
+    proxy = str(store.get_setting(PROXY_SETTING) or "").strip()
+    proxies: dict[str, str] = {}
+    if proxy and not is_this_computer(urlparse(url).hostname):
+        proxies = {"http": proxy, "https": proxy}
+    ca_file = str(store.get_setting(CA_FILE_SETTING) or "").strip()
+    if not ca_file:
+        return proxies, True
+    ca_path = Path(ca_file).expanduser()
+    if not ca_path.is_file():
+        raise UploadError(
+            f"The upload certificate file set in Settings ({ca_path}) does not exist, so nothing "
+            "was sent. Correct it in Settings → Upload certificate file, or empty it."
+        )
+    return proxies, str(ca_path)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -146,6 +204,7 @@ def upload_file(
     """
     path = Path(path).expanduser().absolute()
     url = check_url(str(store.get_setting(URL_SETTING) or ""))
+    proxies, verify = connection_settings(store, url)
     profile = profile or load_upload_profile(None, store.paths)
     if not path.is_file():
         raise UploadError(f"There is no file {path} to upload.")
@@ -171,6 +230,9 @@ def upload_file(
     form = {name: template.format(**placeholders) for name, template in profile.fields.items()}
     content = path.read_bytes()
     http = session or requests.Session()
+    # The environment decides nothing: no HTTP_PROXY/ALL_PROXY (they would see the file and the
+    # token), no REQUESTS_CA_BUNDLE (it would replace the trusted certificates), no .netrc.
+    http.trust_env = False
     attempts = batch.attempts
     batches.set_state(store, batch.batch_id, batches.UPLOADING)
     log.info("upload of batch %s started", batch.batch_id)
@@ -193,7 +255,8 @@ def upload_file(
                     data=form,
                     files={profile.file_field: (path.name, content, profile.content_type)},
                     timeout=(profile.connect_timeout, profile.read_timeout),
-                    verify=True,  # never switched off: a bad certificate is an attack or a fault
+                    verify=verify,  # never off: a bad certificate is an attack or a fault
+                    proxies=proxies,
                     allow_redirects=False,  # a redirect could lead the file to plain http
                 )
             except requests.exceptions.SSLError:

@@ -115,7 +115,7 @@ def test_no_clear_text_anywhere_under_the_data_folder(
         logging.getLogger("flsdesk.store").info("saved record %d", 1)
         backup.rotating_backup_on_close(paths, data_key)
         monkeypatch.setenv("FLSDESK_PASSPHRASE", "correct horse battery")
-        assert main(["backup", str(paths.data_dir / "manual")]) == 0
+        assert main(["backup", str(paths.backups_dir / "manual")]) == 0
         # The WAL still holds the row (connection open, not checkpointed): scan it too.
         files = [p for p in paths.data_dir.rglob("*") if p.is_file()]
         names = {p.name for p in files}

@@ -121,7 +121,9 @@ def test_wizard_end_to_end_then_restart_unlocks(qtbot, paths, monkeypatch, tmp_p
     assert len(recovery_key.replace("-", "")) >= 30
     # "Save to a file…": owner-only, holding the key and the warning.
     saved = tmp_path / "recovery.txt"
-    monkeypatch.setattr("ui.wizard.QFileDialog.getSaveFileName", lambda *a, **k: (str(saved), ""))
+    monkeypatch.setattr(
+        "PySide6.QtWidgets.QFileDialog.getSaveFileName", lambda *a, **k: (str(saved), "")
+    )
     qtbot.mouseClick(rp.findChild(QWidget, "wizard_save_key"), Qt.MouseButton.LeftButton)
     assert recovery_key in saved.read_text(encoding="utf-8")
     assert saved.stat().st_mode & 0o777 == 0o600
