@@ -158,7 +158,7 @@ def test_killed_restore_leaves_no_database_copy(
     made = backup_mod.backup_to_folder(
         paths, session.unlock_key(paths, PASSPHRASE), tmp_path / "bk"
     )
-    _kill_mid_write(paths, tmp_path, "restore", "restore", str(made))
+    _kill_mid_write(paths, tmp_path, "restore", "restore", "--yes", str(made))
     assert _temps(paths.data_dir, "restore")
     _next_start(paths)
     assert _temps(paths.data_dir, "restore") == []
