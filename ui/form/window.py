@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from flsdesk.dataset import Definition
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
+from flsdesk.store.records import Conflict, SaveResult
 from flsdesk.store.store import Store
 from flsdesk.sync.export import was_exported
 from ui.form import values
@@ -43,6 +44,7 @@ from ui.form.builder import (
     TabPage,
     build_form,
 )
+from ui.form.conflict import MINE, ConflictDialog
 from ui.form.reason import EditReasonDialog
 
 log = logging.getLogger("ui.form")
@@ -65,6 +67,7 @@ _RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 
 # Indicator states
 _NEW, _PENDING, _SAVED, _FAILED, _READ_ONLY = "new", "pending", "saved", "failed", "read-only"
+_ON_LEAVING = "on-leaving"
 
 
 class RecordWindow(QWidget):
@@ -91,13 +94,23 @@ class RecordWindow(QWidget):
         self._save_problem = ""
         self._saved_at: datetime | None = None
         # Once a record has gone to the FLS-DB, every later change carries a reason in the
-        # audit trail; it is asked once per opening of the form, at the first save.
+        # audit trail; it is asked once per opening of the form, when the person first leaves a
+        # changed field (never by the autosave timer, mid-typing).
         self._exported = False
         self.edit_reason: str | None = None
         self.ask_edit_reason = self._ask_edit_reason  # tests replace this hook
+        # A save (with its reason or conflict dialog) is under way: focus moving to the dialog
+        # or the timer must not start another one.
+        self._busy = False
+        # What the last load or save of this window stored: every save states it, so that a
+        # save after someone else's (another window, an import) merges instead of overwriting.
+        self._base_version: int | None = None
+        self._base_answers: dict[str, Any] = {}
         if record_id is not None:
             record = store.load(record_id)
             self._answers = dict(record.answers)
+            self._base_version = record.version
+            self._base_answers = dict(record.answers)
             self._read_only = record.deleted
             self._exported = not record.deleted and was_exported(store, record_id)
         if prefill:
@@ -356,6 +369,16 @@ class RecordWindow(QWidget):
     def pending(self) -> bool:
         return self._dirty
 
+    def bring_to_front(self, tab: str | None = None) -> None:
+        """Opening a record already open shows its window instead of a second, stale copy."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        if tab is not None:
+            self.show_tab(tab)
+
     # -- reacting to the person ------------------------------------------------------------------
 
     # The rows call these (ui.form.builder.FormListener).
@@ -370,8 +393,13 @@ class RecordWindow(QWidget):
             self._answers.pop(key, None)
         self._unstale(key)
         self._dirty = True
-        self._set_indicator(_PENDING)
-        self._timer.start(AUTOSAVE_MS)
+        if self._exported:
+            # A sent record is saved when the person leaves the field: a half-typed value must
+            # not become a "correction" of its own, nor the reason be asked mid-typing.
+            self._set_indicator(_ON_LEAVING)
+        else:
+            self._set_indicator(_PENDING)
+            self._timer.start(AUTOSAVE_MS)
         self._refresh()
 
     def _focus_changed(self, old: QWidget | None, _now: QWidget | None) -> None:
@@ -405,6 +433,8 @@ class RecordWindow(QWidget):
         self._save_now()
 
     def _autosave(self) -> None:
+        if self._exported and not self._save_problem:
+            return  # saved on leaving the field (only a retry after a failure runs from here)
         self._save_now()
 
     # -- rules → screen --------------------------------------------------------------------------
@@ -561,36 +591,101 @@ class RecordWindow(QWidget):
     def _save_now(self) -> bool:
         if not self._dirty:
             return True
-        if self._read_only:
+        if self._read_only or self._busy:
             return False
         self._timer.stop()
-        snapshot = dict(self._answers)
+        self._busy = True
+        try:
+            return self._save_pending()
+        finally:
+            self._busy = False
+
+    def _save_pending(self) -> bool:
         try:
             if self.record_id is None:
+                snapshot = dict(self._answers)
                 if not any(is_answered(v) for v in snapshot.values()):
                     self._dirty = False  # typed and rubbed out: nothing to create
                     self._set_indicator(_NEW)
                     return True
                 self.record_id = self.store.new_record(snapshot)
                 log.info("record %d created from the form", self.record_id)
+                self._base_version = 1
+                self._base_answers = {k: v for k, v in snapshot.items() if is_answered(v)}
                 # Evaluate again with the id, so the new record is not its own duplicate.
                 evaluation = self.store.evaluate(snapshot, self.record_id)
             else:
                 if self._exported and self.edit_reason is None:
                     self.edit_reason = self.ask_edit_reason()
-                evaluation = self.store.save(self.record_id, snapshot, reason=self.edit_reason)
+                evaluation = self._save_versioned()
         except Exception as exc:  # any failure must show, and the answers stay pending
             log.error("record %s not saved (%s)", self.record_id, type(exc).__name__)
             self._save_problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._set_indicator(_FAILED)
             self._timer.start(RETRY_MS)
             return False
+        self._save_problem = ""
         self._dirty = False
         self._saved_at = datetime.now()
         self._set_indicator(_SAVED)
         self._refresh(evaluation)
+        assert self.record_id is not None
         self.saved.emit(self.record_id)
         return True
+
+    def _save_versioned(self) -> Evaluation:
+        """Save based on what this window last loaded or saved; take in what others saved
+        meanwhile, and let the person choose where both changed the same answer."""
+        assert self.record_id is not None and self._base_version is not None
+        for _round in range(5):
+            result = self.store.save_versioned(
+                self.record_id,
+                dict(self._answers),
+                base_version=self._base_version,
+                base_answers=self._base_answers,
+                reason=self.edit_reason,
+            )
+            self._base_version = result.version
+            self._base_answers = dict(result.answers)
+            keep_mine = self._take_theirs(result)
+            if not keep_mine:
+                return result.evaluation
+            # The person kept their answers over the other ones: save those, based on now.
+            for c in result.conflicts:
+                if c.question in keep_mine:
+                    self._show_answer(c.question, c.mine)
+        raise RuntimeError("the record kept changing while it was saved; try again")
+
+    def _take_theirs(self, result: SaveResult) -> set[str]:
+        """Show the answers others saved; returns the conflicting questions kept as mine."""
+        if result.theirs:
+            log.info(
+                "record %s: %d answer(s) saved meanwhile by someone else taken in",
+                self.record_id,
+                len(result.theirs),
+            )
+        for key in result.theirs:
+            self._show_answer(key, result.answers.get(key))
+        if not result.conflicts:
+            return set()
+        choices = self.resolve_conflicts(result.conflicts)
+        return {key for key, choice in choices.items() if choice == MINE}
+
+    def _show_answer(self, key: str, value: Any) -> None:
+        if is_answered(value):
+            self._answers[key] = value
+        else:
+            self._answers.pop(key, None)
+        assert self._form is not None
+        row = self._form.rows.get(key)  # a page not built yet shows it when it is built
+        if row is not None:
+            row.input.set_value(value)
+
+    def resolve_conflicts(self, conflicts: tuple[Conflict, ...]) -> dict[str, str]:
+        """Ask, per question changed both here and by someone else, which answer to keep."""
+        dialog = ConflictDialog(self._form_definition, conflicts, self)
+        dialog.exec()
+        return dialog.choices()
 
     def _ask_edit_reason(self) -> str:
         """Ask why an exported record changes; a person who will not say still keeps the edit."""
@@ -610,6 +705,8 @@ class RecordWindow(QWidget):
         elif state == _FAILED:
             text = f"Not saved: {self._save_problem}"
             colour = ERROR_COLOUR
+        elif state == _ON_LEAVING:
+            text = "Saved when you leave the field"
         else:
             text = "Deleted record: read only"
         self.indicator.setText(text)
