@@ -225,9 +225,9 @@ def test_an_import_in_another_process_and_an_unsaved_edit_both_survive(
         "FLSDESK_PASSPHRASE": PASSPHRASE,
         "FLSDESK_INITIALS": "IM",
     }
+    command = [sys.executable, str(REPO / "main.py"), "--data-dir", str(store_box.paths.data_dir)]
     done = subprocess.run(
-        [sys.executable, str(REPO / "main.py"), "--data-dir", str(store_box.paths.data_dir)]
-        + ["import", str(csv)],  # noqa: RUF005  (the command, then its arguments)
+        [*command, "import", str(csv)],
         env=env,
         capture_output=True,
         text=True,
