@@ -59,14 +59,6 @@ def _small(label: QLabel, colour: str = HINT_COLOUR) -> QLabel:
     return label
 
 
-def provisional_tooltip(question: Question) -> str:
-    parts = ", ".join(question.provisional)
-    return (
-        f"Provisional ({parts}): a reasoned assumption, as the official FLS-DB dataset document "
-        "is not public. A service holding it can correct the definition file."
-    )
-
-
 class FormListener(InputListener, Protocol):
     """What the rows tell the window (plain calls: cheaper than signals on 60 rows)."""
 
@@ -116,11 +108,6 @@ class QuestionRow(QWidget):
         # Marks sit beside the first line of a tall input, centred beside a one-line one.
         tall = isinstance(self.input, MultiInput | MultilineInput)
         beside = Qt.AlignmentFlag.AlignTop if tall else Qt.AlignmentFlag.AlignVCenter
-        if question.provisional:
-            mark = _small(QLabel("(provisional)", self))
-            mark.setObjectName(f"{question.object_name}_provisional")
-            mark.setToolTip(provisional_tooltip(question))
-            line.addWidget(mark, 0, beside)
         if question.local:
             badge = QLabel(LOCAL_NOTE, self)
             badge.setObjectName(f"{question.object_name}_local")
@@ -175,6 +162,8 @@ class QuestionRow(QWidget):
         self.messages.hide()
         grid.addWidget(self.messages, 3, 1)
         self._shown: tuple[tuple[str, str, int | None], ...] = ()
+        # Why the question is not asked, shown in its place while hidden (``hidden_note``).
+        self.hidden_note: QLabel | None = None
 
     def focus_chain(self) -> list[QWidget]:
         chain = self.input.focus_chain()
@@ -305,9 +294,18 @@ class BuiltForm:
         definition = self.definition
         previous: Question | None = None
         made: list[QuestionRow] = []
-        for question in definition.questions_on(tab_id):
+        # Who the patient is comes first, in Tab order too: the name and hospital number are
+        # what a clinician has in hand when starting a record.
+        identity = {definition.role("patient_name"), definition.role("hospital_number")}
+        ordered = list(definition.questions_on(tab_id))
+        ordered = [q for q in ordered if q.key in identity] + [
+            q for q in ordered if q.key not in identity
+        ]
+        for question in ordered:
             if question.local and (previous is None or not previous.local):
                 page.add_heading(LOCAL_HEADING)
+            elif previous is not None and previous.local and not question.local:
+                page.add_separator()
             elif (
                 previous is not None
                 and not question.local
@@ -319,6 +317,14 @@ class BuiltForm:
                 question, _can_hide(definition, question), self.listener, page.content
             )
             page.add_row(row)
+            if question.hidden_note:
+                note = _small(QLabel(question.hidden_note, page.content))
+                note.setObjectName(f"{question.object_name}_hidden_note")
+                note.setWordWrap(True)
+                note.setContentsMargins(LABEL_WIDTH + 14, 4, 0, 4)
+                note.hide()
+                page.layout_.addWidget(note)
+                row.hidden_note = note
             self.rows[question.key] = row
             made.append(row)
             previous = question

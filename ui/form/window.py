@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk.dataset import Definition
+from flsdesk.hidden_notes import hidden_notes
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
 from flsdesk.store.records import Conflict, SaveResult
 from flsdesk.store.store import Store
@@ -305,6 +306,8 @@ class RecordWindow(QWidget):
                 row.show_messages(evaluation.errors.get(key, ()), evaluation.warnings.get(key, ()))
             if key in self._stale:
                 row.set_stale(True)
+        if evaluation is not None:
+            self._show_hidden_notes(evaluation)
 
     def _build_next_page(self) -> None:
         if self._form is None:
@@ -475,8 +478,16 @@ class RecordWindow(QWidget):
             if applies != page.applies:
                 page.set_applies(applies)
                 self.tabs.setTabText(index, page.tab_text())
+        self._show_hidden_notes(evaluation)
         self._show_panel(evaluation)
         self._show_header(evaluation)
+
+    def _show_hidden_notes(self, evaluation: Evaluation) -> None:
+        assert self._form is not None
+        notes = hidden_notes(evaluation.definition, evaluation, self.store.today())
+        for key, row in self._form.rows.items():
+            if row.hidden_note is not None:
+                row.hidden_note.setVisible(key in notes)
 
     def _show_header(self, evaluation: Evaluation) -> None:
         definition = evaluation.definition
