@@ -32,8 +32,6 @@ from flsdesk.dataset import Definition, Question, Tab
 from flsdesk.rules import Message
 from ui.form.widgets import (
     InputListener,
-    MultiInput,
-    MultilineInput,
     NumberInput,
     QuestionInput,
     input_for,
@@ -105,9 +103,7 @@ class QuestionRow(QWidget):
         line = QHBoxLayout()
         line.setSpacing(8)
         line.addWidget(self.input, 0, Qt.AlignmentFlag.AlignTop)
-        # Marks sit beside the first line of a tall input, centred beside a one-line one.
-        tall = isinstance(self.input, MultiInput | MultilineInput)
-        beside = Qt.AlignmentFlag.AlignTop if tall else Qt.AlignmentFlag.AlignVCenter
+        badge: QLabel | None = None
         if question.local:
             badge = QLabel(LOCAL_NOTE, self)
             badge.setObjectName(f"{question.object_name}_local")
@@ -118,7 +114,6 @@ class QuestionRow(QWidget):
                 "color: #1b5e20; background: #e8f5e9; border: 1px solid #a5d6a7;"
                 " border-radius: 3px; padding: 0 4px;"
             )
-            line.addWidget(badge, 0, beside)
         line.addStretch(1)
         grid.addLayout(line, 0, 1)
 
@@ -126,10 +121,20 @@ class QuestionRow(QWidget):
         if isinstance(self.input, NumberInput) and self.input.hint:
             help_parts.insert(0, self.input.hint.capitalize() + ".")
         self.help: QLabel | None = None
+        # The badge and the help go under the input, not beside it: the form must fit a
+        # 1024-pixel clinic screen without a horizontal scrollbar (the help wraps).
+        under = QHBoxLayout()
+        under.setSpacing(8)
+        if badge is not None:
+            under.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
         if help_parts:
             self.help = _small(QLabel(" ".join(help_parts), self))
             self.help.setWordWrap(True)
-            grid.addWidget(self.help, 1, 1)
+            under.addWidget(self.help, 1)
+        else:
+            under.addStretch(1)
+        if badge is not None or help_parts:
+            grid.addLayout(under, 1, 1)
 
         # Only questions that can be hidden can come back with a kept answer.
         self.keep_bar: QWidget | None = None

@@ -16,7 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -25,6 +33,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -53,6 +62,11 @@ log = logging.getLogger("ui.form")
 AUTOSAVE_MS = 600  # a pause in typing this long saves: well within the promised second
 RETRY_MS = 5000  # after a failed save, try again this often (the indicator says why)
 SIDE_WIDTH = 290
+NARROW_SIDE_WIDTH = 230  # below WIDE_WINDOW the side panel gives the form room
+WIDE_WINDOW = 1180
+TALL_WINDOW = 800
+# What a window frame and title bar take beyond the client area (availableGeometry counts them).
+_FRAME_ALLOWANCE = (16, 40)
 # The tabs not in view are built this long after the form first shows (one per event-loop turn),
 # so the form appears at once and a key pressed meanwhile waits a few milliseconds at most.
 BACKGROUND_BUILD_MS = 30
@@ -153,7 +167,7 @@ class RecordWindow(QWidget):
     # -- building --------------------------------------------------------------------------------
 
     def _build_chrome(self) -> None:
-        self.resize(1180, 800)
+        self._fit_to_screen()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
 
@@ -165,6 +179,9 @@ class RecordWindow(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
+        # A long name must not widen the window past a small screen: the title gives way.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(160)
         self.badge = QLabel(self)
         self.badge.setObjectName("status_badge")
         self.badge.setAccessibleName("Record status")
@@ -174,10 +191,10 @@ class RecordWindow(QWidget):
         self.version = QLabel(self)
         self.version.setObjectName("dataset_version")
         self.version.setStyleSheet("color: #5f6368;")
-        header.addWidget(self.title)
+        header.addWidget(self.title, 1)
         header.addSpacing(12)
         header.addWidget(self.badge)
-        header.addStretch(1)
+        header.addSpacing(12)
         header.addWidget(self.version)
         header.addSpacing(16)
         header.addWidget(self.indicator)
@@ -200,8 +217,9 @@ class RecordWindow(QWidget):
         body.addWidget(self.tabs, 1)
 
         side = QFrame(self)
+        self.side = side
         side.setObjectName("side_panel")
-        side.setFixedWidth(SIDE_WIDTH)
+        side.setFixedWidth(self._side_width())
         side.setFrameShape(QFrame.Shape.StyledPanel)
         side_layout = QVBoxLayout(side)
         self.missing_title = QLabel(side)
@@ -333,6 +351,28 @@ class RecordWindow(QWidget):
         if self._form is not None and self._form.unbuilt():
             # After the first paint, so the form appears with the tab the person sees first.
             self._builder.start(BACKGROUND_BUILD_MS)
+
+    def _fit_to_screen(self) -> None:
+        """Open at the usual size, or smaller on a smaller screen (down to 1024×700)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        width, height = WIDE_WINDOW, TALL_WINDOW
+        if screen is not None:
+            room = screen.availableGeometry()
+            width = min(width, room.width() - _FRAME_ALLOWANCE[0])
+            height = min(height, room.height() - _FRAME_ALLOWANCE[1])
+        self.resize(width, height)
+
+    def _side_width(self) -> int:
+        return SIDE_WIDTH if self.width() >= WIDE_WINDOW else NARROW_SIDE_WIDTH
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        wanted = self._side_width()
+        if self.side.width() != wanted:
+            self.side.setFixedWidth(wanted)
+            layout = self.layout()
+            if layout is not None:
+                layout.activate()  # now, not at the next turn: no frame with the panel cut off
 
     @property
     def _form_definition(self) -> Definition:
