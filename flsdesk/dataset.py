@@ -73,6 +73,8 @@ _QUESTION_KEYS = {
     "lite_when",
     "applies_when",
     "help",
+    "hidden_note",
+    "hidden_note_when",
     "min",
     "max",
     "precision",
@@ -162,6 +164,10 @@ class Question:
     lite_when: cond.Condition | None = None
     applies_when: cond.Condition | None = None
     help: str = ""
+    # One line the form shows in the question's place while it is hidden and
+    # ``hidden_note_when`` holds (always, without it): why it is not asked.
+    hidden_note: str = ""
+    hidden_note_when: cond.Condition | None = None
     min: float | None = None
     max: float | None = None
     precision: int | None = None
@@ -500,6 +506,10 @@ def _parse_question(
         lite_when=_parse_condition(raw.get("lite_when"), f"{where}, lite_when", problems),
         applies_when=_parse_condition(raw.get("applies_when"), f"{where}, applies_when", problems),
         help=str(raw.get("help", "")),
+        hidden_note=str(raw.get("hidden_note", "")),
+        hidden_note_when=_parse_condition(
+            raw.get("hidden_note_when"), f"{where}, hidden_note_when", problems
+        ),
         min=low,
         max=high,
         precision=precision,
@@ -880,6 +890,7 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
         where = f"{'local field' if q.local else 'question'} {q.key}"
         _check_condition_refs(q.applies_when, f"{where}, applies_when", questions, p)
         _check_condition_refs(q.lite_when, f"{where}, lite_when", questions, p)
+        _check_condition_refs(q.hidden_note_when, f"{where}, hidden_note_when", questions, p)
     for t in tabs.values():
         _check_condition_refs(t.applies_when, f"tab {t.id}, applies_when", questions, p)
 

@@ -552,6 +552,11 @@ class MainWindow(QMainWindow):
         self, record_id: int | None, prefill: dict[str, Any] | None = None, tab: str | None = None
     ) -> QWidget:
         """Open the record form (or, without it, the read-only view)."""
+        for open_window in self.open_windows:
+            # One window per record: a second, stale copy could only lose someone's save.
+            if record_id is not None and getattr(open_window, "record_id", None) == record_id:
+                open_window.bring_to_front(tab)  # type: ignore[attr-defined]
+                return open_window
         try:
             from ui.form.window import RecordWindow
         except ImportError:

@@ -248,11 +248,19 @@ CREATE INDEX ix_records_list ON records (status, diagnosed, nhs_number, name, ho
 """,
 )
 
+# Record versions (issue 12): every write bumps it; a save based on an older one is merged.
+_schema_5 = _statements(
+    """
+ALTER TABLE records ADD COLUMN version INTEGER DEFAULT 1 NOT NULL
+""",
+)
+
 STEPS: tuple[Step, ...] = (
     Step(1, "records, audit trail, settings, meta", _schema_1),
     Step(2, "follow-up call attempts and worklist indexes", _schema_2),
     Step(3, "export batches, rows sent, opt-out lists, export row cache", _schema_3),
     Step(4, "covering index for the patient list", _schema_4),
+    Step(5, "record versions", _schema_5),
 )
 
 CURRENT_SCHEMA = STEPS[-1].number

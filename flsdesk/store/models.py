@@ -74,6 +74,10 @@ class Record(Base):
     created_by: Mapped[str] = mapped_column(String(120))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(120))
+    # Bumped by every write of the record (save, import, delete, restore): a save states the
+    # version it was based on, and one based on an older version is merged, never written over
+    # someone else's answers (Store.save_versioned). Last, as ALTER TABLE added it (schema 5).
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
     __table_args__ = (
         Index("ix_records_nhs_number", "nhs_number"),

@@ -59,10 +59,89 @@ class StoredRecord:
     deleted_at: datetime | None = None
     deleted_reason: str | None = None
     deleted_note: str | None = None
+    version: int = 1  # pass it back as ``base_version`` when saving what was loaded
 
     @property
     def deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A question changed both by this save and, since its base version, by someone else, to
+    different values. Nothing of it was written: the stored answer is still ``theirs``."""
+
+    question: str
+    mine: Any  # None: this save clears it
+    theirs: Any  # None: they cleared it
+    base: Any
+    changed_by: str | None  # from the audit trail: the last change of this question
+    changed_at: datetime | None  # UTC
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What a versioned save did (``Store.save_versioned``)."""
+
+    evaluation: Evaluation
+    version: int  # the record's version now: the base of the next save
+    answers: dict[str, Any]  # the answers now stored: the base answers of the next save
+    # Questions someone else changed since the base, kept as they stored them; a form shows them.
+    theirs: tuple[str, ...]
+    conflicts: tuple[Conflict, ...]
+
+    @property
+    def merged(self) -> bool:
+        """True when the save was based on an older version than the one it found."""
+        return bool(self.theirs or self.conflicts)
+
+
+class SaveConflict(Exception):
+    """``Store.save(..., base_version=...)`` found questions changed on both sides; the rest of
+    the save was written, those questions were not (``result.conflicts``)."""
+
+    def __init__(self, result: SaveResult) -> None:
+        keys = ", ".join(c.question for c in result.conflicts)
+        super().__init__(f"Changed by someone else meanwhile, not saved: {keys}.")
+        self.result = result
+
+
+def same_answer(a: Any, b: Any) -> bool:
+    """The same choices in another order are the same answer; unanswered forms are equal."""
+    if not is_answered(a) or not is_answered(b):
+        return not is_answered(a) and not is_answered(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    return bool(a == b)
+
+
+def three_way(
+    base: Mapping[str, Any] | None, mine: Mapping[str, Any], theirs: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Merge a save based on ``base`` into the stored ``theirs``.
+
+    Returns the answers to store, the questions taken from theirs (changed by them only) and the
+    conflicts (changed on both sides to different values: theirs is kept). With no base known,
+    every question on which the two differ is a conflict: nobody's answer is overwritten blind.
+    """
+    merged: dict[str, Any] = {}
+    taken: list[str] = []
+    conflicts: list[str] = []
+    for key in sorted(set(mine) | set(theirs) | set(base or {})):
+        m, t = mine.get(key), theirs.get(key)
+        if same_answer(m, t):
+            merged[key] = t if is_answered(t) else m
+            continue
+        b = base.get(key) if base is not None else None
+        if base is not None and same_answer(m, b):
+            merged[key] = t  # only they changed it
+            taken.append(key)
+        elif base is not None and same_answer(t, b):
+            merged[key] = m  # only this save changed it
+        else:
+            merged[key] = t
+            conflicts.append(key)
+    return normalise_answers(merged), taken, conflicts
 
 
 @dataclass(frozen=True)

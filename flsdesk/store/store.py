@@ -41,16 +41,20 @@ from flsdesk.store.models import Meta, Record
 from flsdesk.store.records import (
     RETENTION_DAYS,
     BatchHooks,
+    Conflict,
     DeletedRecord,
     DuplicatePair,
     Evaluator,
     RecordNotFound,
+    SaveConflict,
+    SaveResult,
     StoredRecord,
     StoreHooks,
     check_delete_reason,
     dump_json,
     normalise_answers,
     records_table,
+    three_way,
 )
 
 log = logging.getLogger("flsdesk.store")
@@ -356,8 +360,24 @@ class Store:
     @contextmanager
     def write_transaction(self) -> Iterator[Connection]:
         """One transaction under the store's one-writer lock, for modules that write their own
-        tables (export batches, import): the GUI thread and a worker never interleave writes."""
+        tables (export batches, import): the GUI thread and a worker never interleave writes,
+        and (BEGIN IMMEDIATE) neither do two processes."""
+        with self._writing() as conn:
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction that holds the database's write lock from its first statement.
+
+        SQLite's default deferred BEGIN takes the lock only at the first write, so what was read
+        before it (a record's version, the import's fingerprint) could be changed by another
+        process in between; BEGIN IMMEDIATE makes the check and the write one step.
+        """
         with self._write, self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                driver = conn.connection.driver_connection
+                if driver is not None and not driver.in_transaction:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
     # -- records ------------------------------------------------------------------------------
@@ -365,7 +385,7 @@ class Store:
     def new_record(self, answers: Mapping[str, Any]) -> int:
         """Save a new record; returns its id. Never refused for what the answers say."""
         clean = normalise_answers(answers)
-        with self._write, self.engine.begin() as conn:
+        with self._writing() as conn:
             ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), None)
             now = self.now()
             record_id = int(
@@ -389,31 +409,142 @@ class Store:
         return record_id
 
     def save(
-        self, record_id: int, answers: Mapping[str, Any], reason: str | None = None
+        self,
+        record_id: int,
+        answers: Mapping[str, Any],
+        reason: str | None = None,
+        *,
+        base_version: int | None = None,
+        base_answers: Mapping[str, Any] | None = None,
     ) -> Evaluation:
-        """Replace a record's answers; one audit entry per changed question, with ``reason``."""
-        clean = normalise_answers(answers)
+        """Replace a record's answers; one audit entry per changed question, with ``reason``.
+
+        Without ``base_version`` the answers are written as given (callers that load and save at
+        once). With it, a save based on an older version is merged as ``save_versioned`` does,
+        and questions changed on both sides raise ``SaveConflict`` after the rest is written.
+        """
+        result = self._save(record_id, answers, reason, base_version, base_answers)
+        if result.conflicts:
+            raise SaveConflict(result)
+        return result.evaluation
+
+    def save_versioned(
+        self,
+        record_id: int,
+        answers: Mapping[str, Any],
+        *,
+        base_version: int,
+        base_answers: Mapping[str, Any] | None,
+        reason: str | None = None,
+    ) -> SaveResult:
+        """Save answers edited from ``base_answers`` at ``base_version`` (as loaded or as the
+        last save returned them).
+
+        When someone else saved the record meanwhile, their changes are never overwritten: a
+        question changed on one side only takes that side's value, and one changed on both sides
+        to different values keeps theirs and comes back in ``conflicts`` (with who changed it
+        and when) for the user to decide; saving again based on the returned version and
+        answers writes the choice. Check and write are one transaction (BEGIN IMMEDIATE here;
+        on a server database the conditional UPDATE ... WHERE version = :found is the guard).
+        """
+        return self._save(record_id, answers, reason, base_version, base_answers)
+
+    def _save(
+        self,
+        record_id: int,
+        answers: Mapping[str, Any],
+        reason: str | None,
+        base_version: int | None,
+        base_answers: Mapping[str, Any] | None,
+    ) -> SaveResult:
+        mine = normalise_answers(answers)
+        base = None if base_answers is None else normalise_answers(base_answers)
+        for _attempt in range(5):
+            try:
+                with self._writing() as conn:
+                    result = self._save_in(conn, record_id, mine, reason, base_version, base)
+            except _Moved:
+                continue
+            log.info(
+                "record %d saved: version %d, %d question(s) merged, %d in conflict (%s)",
+                record_id,
+                result.version,
+                len(result.theirs) - len(result.conflicts),
+                len(result.conflicts),
+                result.evaluation.status,
+            )
+            return result
+        raise StoreError(f"Record {record_id} kept changing while it was being saved; try again.")
+
+    def _save_in(
+        self,
+        conn: Connection,
+        record_id: int,
+        mine: dict[str, Any],
+        reason: str | None,
+        base_version: int | None,
+        base: dict[str, Any] | None,
+    ) -> SaveResult:
         t = records_table.c
-        with self._write, self.engine.begin() as conn:
-            row = self._row(conn, record_id)
-            if row.deleted_at is not None:
-                raise ValueError(f"Record {record_id} is deleted; restore it before editing it.")
-            old = _answers(row.answers)
-            ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), record_id)
-            now = self.now()
-            entries = audit.changes(old, clean, now, self.user, record_id, reason)
-            # Only the columns that changed: SQLite rewrites the index entries of every column
-            # named in SET, and each rewritten page costs encryption and WAL bytes.
-            values = _changed(row, derived)
-            if entries:
-                values.update(answers=dump_json(clean), updated_at=now, updated_by=self.user)
-            if values:
-                conn.execute(update(records_table).where(t.id == record_id), values)
-            audit.write(conn, entries)
-            if row.match_key != ev.key:
-                self._refresh_keys(conn, {row.match_key, ev.key}, exclude=record_id)
-        log.info("record %d saved: %d question(s) changed (%s)", record_id, len(entries), ev.status)
-        return ev
+        row = self._row(conn, record_id)
+        if row.deleted_at is not None:
+            raise ValueError(f"Record {record_id} is deleted; restore it before editing it.")
+        old = _answers(row.answers)
+        found = int(row.version)
+        if base_version is None or base_version == found:
+            final, taken, clashing = mine, [], []
+        else:
+            final, taken, clashing = three_way(base, mine, old)
+        ev, derived = self._evaluator.evaluate(final, StoreHooks(conn), record_id)
+        now = self.now()
+        entries = audit.changes(old, final, now, self.user, record_id, reason)
+        # Only the columns that changed: SQLite rewrites the index entries of every column named
+        # in SET, and each rewritten page costs encryption and WAL bytes.
+        values = _changed(row, derived)
+        version = found
+        if entries:
+            version = found + 1
+            values.update(
+                answers=dump_json(final), updated_at=now, updated_by=self.user, version=version
+            )
+        if values:
+            done = conn.execute(
+                update(records_table).where(t.id == record_id, t.version == found), values
+            )
+            if done.rowcount != 1:
+                # Written by someone else between the read and the write (possible only where
+                # the read took no write lock, as on a server database): read and merge again.
+                raise _Moved
+        audit.write(conn, entries)
+        if row.match_key != ev.key:
+            self._refresh_keys(conn, {row.match_key, ev.key}, exclude=record_id)
+        conflicts = tuple(self._conflict(conn, record_id, k, mine, old, base) for k in clashing)
+        return SaveResult(ev, version, final, tuple(taken + clashing), conflicts)
+
+    @staticmethod
+    def _conflict(
+        conn: Connection,
+        record_id: int,
+        key: str,
+        mine: Mapping[str, Any],
+        theirs: Mapping[str, Any],
+        base: Mapping[str, Any] | None,
+    ) -> Conflict:
+        a = audit.audit_table.c
+        last = conn.execute(
+            select(a.user, a.at)
+            .where(a.record_id == record_id, a.question == key)
+            .order_by(a.id.desc())
+            .limit(1)
+        ).first()
+        return Conflict(
+            question=key,
+            mine=mine.get(key),
+            theirs=theirs.get(key),
+            base=None if base is None else base.get(key),
+            changed_by=last.user if last is not None else None,
+            changed_at=last.at if last is not None else None,
+        )
 
     def load(self, record_id: int) -> StoredRecord:
         with self.engine.connect() as conn:
@@ -434,6 +565,7 @@ class Store:
             deleted_at=row.deleted_at,
             deleted_reason=row.deleted_reason,
             deleted_note=row.deleted_note,
+            version=int(row.version),
         )
 
     def audit_trail(self, record_id: int) -> list[audit.AuditItem]:
@@ -501,7 +633,7 @@ class Store:
         """Move a record to the deleted view (restorable for 30 days); ``reason`` as the
         webtool's, and "Other" needs ``note``."""
         text = check_delete_reason(reason, note)
-        with self._write, self.engine.begin() as conn:
+        with self._writing() as conn:
             row = self._row(conn, record_id)
             if row.deleted_at is not None:
                 raise ValueError(f"Record {record_id} is already deleted.")
@@ -509,7 +641,12 @@ class Store:
             conn.execute(
                 update(records_table)
                 .where(records_table.c.id == record_id)
-                .values(deleted_at=now, deleted_reason=reason, deleted_note=text)
+                .values(
+                    deleted_at=now,
+                    deleted_reason=reason,
+                    deleted_note=text,
+                    version=records_table.c.version + 1,
+                )
             )
             audit.write(
                 conn,
@@ -520,7 +657,7 @@ class Store:
         log.info("record %d deleted (%s)", record_id, reason)
 
     def restore(self, record_id: int) -> Evaluation:
-        with self._write, self.engine.begin() as conn:
+        with self._writing() as conn:
             row = self._row(conn, record_id)
             if row.deleted_at is None:
                 raise ValueError(f"Record {record_id} is not deleted.")
@@ -533,7 +670,12 @@ class Store:
             conn.execute(
                 update(records_table)
                 .where(records_table.c.id == record_id)
-                .values(deleted_at=None, deleted_reason=None, deleted_note=None)
+                .values(
+                    deleted_at=None,
+                    deleted_reason=None,
+                    deleted_note=None,
+                    version=records_table.c.version + 1,
+                )
             )
             ev, derived = self._evaluator.evaluate(
                 _answers(row.answers), StoreHooks(conn), record_id
@@ -741,6 +883,10 @@ class Store:
         if row is None:
             raise RecordNotFound(record_id)
         return row
+
+
+class _Moved(Exception):
+    """The record's version changed between reading it and writing it: roll back, retry."""
 
 
 def _changed(row: sqlalchemy.Row[Any], derived: Mapping[str, Any]) -> dict[str, Any]:

@@ -109,6 +109,8 @@ def write_many(
                 update(records_table)
                 .where(t.id == bindparam("rid"))
                 .values(
+                    # The record's version: a form open on it merges instead of overwriting.
+                    version=t.version + 1,
                     answers=bindparam("v_answers"),
                     updated_at=bindparam("v_updated_at"),
                     updated_by=bindparam("v_updated_by"),

@@ -54,12 +54,36 @@ def test_the_fixtures_are_of_known_schemas() -> None:
         assert 1 <= manifest["schema"] <= CURRENT_SCHEMA
 
 
-def _schema_sql(conn) -> dict[str, str]:
-    """Tables and indexes as SQL text, whitespace and quoting normalised."""
+_CONSTRAINT = ("primarykey", "unique(", "foreignkey", "check(", "constraint")
+
+
+def _shape(sql: str) -> object:
+    """A table's columns in order and its constraints as a set: ALTER TABLE ADD COLUMN appends
+    the new column after the constraints, where the models' DDL puts it before them."""
+    text = re.sub(r"\s+", "", sql).replace('"', "").lower()
+    head, _, body = text.partition("(")
+    if not head.startswith("createtable"):
+        return text
+    items, depth, item = [], 0, ""
+    for ch in body[:-1]:  # without the closing parenthesis
+        if ch == "," and depth == 0:
+            items.append(item)
+            item = ""
+            continue
+        depth += (ch == "(") - (ch == ")")
+        item += ch
+    items.append(item)
+    columns = [i for i in items if not i.startswith(_CONSTRAINT)]
+    constraints = sorted(i for i in items if i.startswith(_CONSTRAINT))
+    return head, columns, constraints
+
+
+def _schema_sql(conn) -> dict[str, object]:
+    """Tables and indexes, whitespace and quoting normalised (see ``_shape``)."""
     rows = conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL"
     ).all()
-    return {name: re.sub(r"\s+", "", sql).replace('"', "").lower() for name, sql in rows}
+    return {name: _shape(sql) for name, sql in rows}
 
 
 def test_the_migrated_schema_is_what_the_models_describe(paths, clock: FakeClock) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QListWidget, QWidget
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QLineEdit, QListWidget, QWidget
 
 from flsdesk.rules import COMPLETE, NEEDS_CORRECTION
 from flsdesk.store.store import Store
@@ -138,10 +138,13 @@ def test_a_complete_record_by_keyboard_only_survives_a_restart(
 ) -> None:
     window = open_form()
     assert window.record_id is None
-    # Patient: the cursor starts in the first field; Tab walks the visual order.
-    type_then_tab(qtbot, "q_1_01", "943 476 5919")
+    # Patient: the cursor starts in the patient's name, then the hospital number (what a
+    # clinician has in hand first); Tab walks the visual order.
+    type_then_tab(qtbot, "local_name", "Ada Testcase")
     assert window.record_id is not None  # created at the first change, saved on leaving
     record_id = window.record_id
+    type_then_tab(qtbot, "local_hospital_number", "H1234567")
+    type_then_tab(qtbot, "q_1_01", "943 476 5919")
     type_then_tab(qtbot, "q_1_02", "04/03/1950")
     type_then_tab(qtbot, "q_1_03", "F")
     type_then_tab(qtbot, "q_1_04", "AB1 2CD")
@@ -154,8 +157,6 @@ def test_a_complete_record_by_keyboard_only_survives_a_restart(
     type_then_tab(qtbot, "q_1_11", "W")
     type_then_tab(qtbot, "q_1_12", "")  # shown now 1.11 is answered; left blank
     # 1.13 stays hidden (1.12 unanswered), so Tab skips it.
-    type_then_tab(qtbot, "local_name", "Ada Testcase")
-    type_then_tab(qtbot, "local_hospital_number", "H1234567")
     for contact in ("local_contact_phone", "local_contact_phone_2", "local_gp_practice"):
         type_then_tab(qtbot, contact, "")  # left blank here (see test_followups_worklist)
     type_then_tab(qtbot, "local_notes", "Seen in fracture clinic")
@@ -230,6 +231,11 @@ def test_606_hides_for_a_hip_fracture_and_its_answer_comes_back(
     pick(qtbot, window, "q_1_11", "Hi")
     assert field(window, "q_1_11").currentText() == "Hip"
     assert row.isHidden()  # at once, before any save
+    # The tab says why, in one line taken from the definition file.
+    note = window.findChild(QLabel, "q_6_06_hidden_note")
+    assert not note.isHidden()
+    assert note.text() == store.definitions.latest.questions["6.06"].hidden_note
+    assert "hip fracture" in note.text()
     assert window.answers["6.06"] == "Yes"  # kept, not erased
     assert window.flush()
     assert store.load(record_id).answers["6.06"] == "Yes"
@@ -238,6 +244,7 @@ def test_606_hides_for_a_hip_fracture_and_its_answer_comes_back(
     pick(qtbot, window, "q_1_11", "W")
     assert field(window, "q_1_11").currentText() == "Wrist"
     assert not row.isHidden()
+    assert note.isHidden()
     assert field(window, "q_6_06").currentText() == "Yes"
     assert row.input.stale  # greyed until confirmed
     assert row.keep_bar is not None and not row.keep_bar.isHidden()
@@ -292,7 +299,8 @@ def test_a_duplicate_key_is_flagged_with_a_link_to_the_other_record(
 ) -> None:
     other = store.new_record({"1.01": NHS, "1.09": "2025-03-10", "name": "First Record"})
     window = open_form()
-    type_then_tab(qtbot, "q_1_01", NHS)
+    pick(qtbot, window, "q_1_01", NHS)
+    qtbot.keyClick(focused(), Qt.Key.Key_Tab)
     pick(qtbot, window, "q_1_09", "10/03/2025")
     qtbot.keyClick(focused(), Qt.Key.Key_Tab)
 
@@ -450,10 +458,10 @@ def test_every_input_is_named_and_labelled(store: Store, open_form) -> None:
     for local in definition.local_fields:
         badge = window.findChild(QWidget, f"{local.object_name}_local")
         assert badge is not None and badge.text() == LOCAL_NOTE
-    provisional = [q for q in definition.questions.values() if q.provisional]
-    assert provisional
-    for question in provisional:
-        assert window.findChild(QWidget, f"{question.object_name}_provisional") is not None
+    # The provisional status of the dataset belongs in About and the README, not beside fields.
+    assert [q for q in definition.questions.values() if q.provisional]
+    shown = [label.text() for label in window.findChildren(QLabel) if not label.isHidden()]
+    assert shown and not any("provisional" in text.lower() for text in shown)
 
 
 def test_a_deleted_record_opens_read_only(qtbot, store: Store, open_form) -> None:

@@ -73,3 +73,60 @@ def test_reason_dialog_typed_or_declined(qtbot):
     declined.show()
     qtbot.keyClick(declined.choice, Qt.Key.Key_Escape)
     assert declined.reason() == NO_REASON
+
+
+def test_typing_in_a_sent_record_asks_once_on_leaving_the_field(qtbot, store, open_form, tmp_path):
+    """Issue 12.3: never mid-typing by the autosave timer, never two dialogs, Enter accepts,
+    and the half-typed value is never saved as a correction of its own."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.form.window import AUTOSAVE_MS
+
+    record_id = store.new_record(RECORD)
+    _plan, result = export(store, Scope.all(), tmp_path / "out.csv")
+    assert result is not None
+    form = open_form(record_id)
+    dialogs: list[str] = []
+
+    def watch() -> None:
+        modal = QApplication.activeModalWidget()
+        # Each dialog is counted once (it is renamed when first seen).
+        if isinstance(modal, EditReasonDialog) and modal.objectName() not in dialogs:
+            modal.setObjectName(f"reason_{len(dialogs)}")
+            dialogs.append(modal.objectName())
+            edit = modal.choice.lineEdit()
+            edit.selectAll()
+            qtbot.keyClicks(edit, "Post code corrected from the notes")
+            qtbot.keyClick(edit, Qt.Key.Key_Return)
+        if watching:
+            QTimer.singleShot(20, watch)
+
+    watching = True
+    QTimer.singleShot(0, watch)
+    form.go_to("1.04")
+    field = form.findChild(QWidget, "q_1_04")
+    field.selectAll()
+    qtbot.keyClicks(field, "LS2 9")
+    qtbot.wait(AUTOSAVE_MS * 2)  # longer than the autosave pause: the timer would have fired
+    assert dialogs == []
+    assert store.load(record_id).answers["1.04"] == "LS1 4AB"  # nothing half-typed saved
+    qtbot.keyClicks(field, "JT")
+    qtbot.keyClick(field, Qt.Key.Key_Tab)  # leaving the field: the one question
+    watching = False
+    assert dialogs == ["reason_0"]
+    assert QApplication.activeModalWidget() is None
+    assert not form.pending
+    changes = [a for a in store.audit_trail(record_id) if a.question == "1.04"]
+    assert [(c.old_value, c.new_value, c.reason) for c in changes] == [
+        ("LS1 4AB", "LS2 9JT", "Post code corrected from the notes")
+    ]
+    # The rest of this editing session saves without asking again, also on leaving the window.
+    form.go_to("1.04")
+    field.selectAll()
+    qtbot.keyClicks(field, "LS2 9JU")
+    form.close()
+    assert dialogs == ["reason_0"]
+    changes = [a for a in store.audit_trail(record_id) if a.question == "1.04"]
+    assert [c.new_value for c in changes] == ["LS2 9JT", "LS2 9JU"]
+    assert {c.reason for c in changes} == {"Post code corrected from the notes"}

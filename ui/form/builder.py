@@ -32,8 +32,6 @@ from flsdesk.dataset import Definition, Question, Tab
 from flsdesk.rules import Message
 from ui.form.widgets import (
     InputListener,
-    MultiInput,
-    MultilineInput,
     NumberInput,
     QuestionInput,
     input_for,
@@ -57,14 +55,6 @@ def _small(label: QLabel, colour: str = HINT_COLOUR) -> QLabel:
     palette.setColor(QPalette.ColorRole.WindowText, QColor(colour))
     label.setPalette(palette)
     return label
-
-
-def provisional_tooltip(question: Question) -> str:
-    parts = ", ".join(question.provisional)
-    return (
-        f"Provisional ({parts}): a reasoned assumption, as the official FLS-DB dataset document "
-        "is not public. A service holding it can correct the definition file."
-    )
 
 
 class FormListener(InputListener, Protocol):
@@ -113,14 +103,7 @@ class QuestionRow(QWidget):
         line = QHBoxLayout()
         line.setSpacing(8)
         line.addWidget(self.input, 0, Qt.AlignmentFlag.AlignTop)
-        # Marks sit beside the first line of a tall input, centred beside a one-line one.
-        tall = isinstance(self.input, MultiInput | MultilineInput)
-        beside = Qt.AlignmentFlag.AlignTop if tall else Qt.AlignmentFlag.AlignVCenter
-        if question.provisional:
-            mark = _small(QLabel("(provisional)", self))
-            mark.setObjectName(f"{question.object_name}_provisional")
-            mark.setToolTip(provisional_tooltip(question))
-            line.addWidget(mark, 0, beside)
+        badge: QLabel | None = None
         if question.local:
             badge = QLabel(LOCAL_NOTE, self)
             badge.setObjectName(f"{question.object_name}_local")
@@ -131,7 +114,6 @@ class QuestionRow(QWidget):
                 "color: #1b5e20; background: #e8f5e9; border: 1px solid #a5d6a7;"
                 " border-radius: 3px; padding: 0 4px;"
             )
-            line.addWidget(badge, 0, beside)
         line.addStretch(1)
         grid.addLayout(line, 0, 1)
 
@@ -139,10 +121,20 @@ class QuestionRow(QWidget):
         if isinstance(self.input, NumberInput) and self.input.hint:
             help_parts.insert(0, self.input.hint.capitalize() + ".")
         self.help: QLabel | None = None
+        # The badge and the help go under the input, not beside it: the form must fit a
+        # 1024-pixel clinic screen without a horizontal scrollbar (the help wraps).
+        under = QHBoxLayout()
+        under.setSpacing(8)
+        if badge is not None:
+            under.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
         if help_parts:
             self.help = _small(QLabel(" ".join(help_parts), self))
             self.help.setWordWrap(True)
-            grid.addWidget(self.help, 1, 1)
+            under.addWidget(self.help, 1)
+        else:
+            under.addStretch(1)
+        if badge is not None or help_parts:
+            grid.addLayout(under, 1, 1)
 
         # Only questions that can be hidden can come back with a kept answer.
         self.keep_bar: QWidget | None = None
@@ -175,6 +167,8 @@ class QuestionRow(QWidget):
         self.messages.hide()
         grid.addWidget(self.messages, 3, 1)
         self._shown: tuple[tuple[str, str, int | None], ...] = ()
+        # Why the question is not asked, shown in its place while hidden (``hidden_note``).
+        self.hidden_note: QLabel | None = None
 
     def focus_chain(self) -> list[QWidget]:
         chain = self.input.focus_chain()
@@ -305,9 +299,18 @@ class BuiltForm:
         definition = self.definition
         previous: Question | None = None
         made: list[QuestionRow] = []
-        for question in definition.questions_on(tab_id):
+        # Who the patient is comes first, in Tab order too: the name and hospital number are
+        # what a clinician has in hand when starting a record.
+        identity = {definition.role("patient_name"), definition.role("hospital_number")}
+        ordered = list(definition.questions_on(tab_id))
+        ordered = [q for q in ordered if q.key in identity] + [
+            q for q in ordered if q.key not in identity
+        ]
+        for question in ordered:
             if question.local and (previous is None or not previous.local):
                 page.add_heading(LOCAL_HEADING)
+            elif previous is not None and previous.local and not question.local:
+                page.add_separator()
             elif (
                 previous is not None
                 and not question.local
@@ -319,6 +322,14 @@ class BuiltForm:
                 question, _can_hide(definition, question), self.listener, page.content
             )
             page.add_row(row)
+            if question.hidden_note:
+                note = _small(QLabel(question.hidden_note, page.content))
+                note.setObjectName(f"{question.object_name}_hidden_note")
+                note.setWordWrap(True)
+                note.setContentsMargins(LABEL_WIDTH + 14, 4, 0, 4)
+                note.hide()
+                page.layout_.addWidget(note)
+                row.hidden_note = note
             self.rows[question.key] = row
             made.append(row)
             previous = question

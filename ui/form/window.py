@@ -16,7 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -25,13 +33,16 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from flsdesk.dataset import Definition
+from flsdesk.hidden_notes import hidden_notes
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
+from flsdesk.store.records import Conflict, SaveResult
 from flsdesk.store.store import Store
 from flsdesk.sync.export import was_exported
 from ui.form import call_history, values
@@ -43,6 +54,7 @@ from ui.form.builder import (
     TabPage,
     build_form,
 )
+from ui.form.conflict import MINE, ConflictDialog
 from ui.form.reason import EditReasonDialog
 
 log = logging.getLogger("ui.form")
@@ -50,6 +62,11 @@ log = logging.getLogger("ui.form")
 AUTOSAVE_MS = 600  # a pause in typing this long saves: well within the promised second
 RETRY_MS = 5000  # after a failed save, try again this often (the indicator says why)
 SIDE_WIDTH = 290
+NARROW_SIDE_WIDTH = 230  # below WIDE_WINDOW the side panel gives the form room
+WIDE_WINDOW = 1180
+TALL_WINDOW = 800
+# What a window frame and title bar take beyond the client area (availableGeometry counts them).
+_FRAME_ALLOWANCE = (16, 40)
 # The tabs not in view are built this long after the form first shows (one per event-loop turn),
 # so the form appears at once and a key pressed meanwhile waits a few milliseconds at most.
 BACKGROUND_BUILD_MS = 30
@@ -65,6 +82,7 @@ _RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 
 # Indicator states
 _NEW, _PENDING, _SAVED, _FAILED, _READ_ONLY = "new", "pending", "saved", "failed", "read-only"
+_ON_LEAVING = "on-leaving"
 
 
 class RecordWindow(QWidget):
@@ -91,13 +109,23 @@ class RecordWindow(QWidget):
         self._save_problem = ""
         self._saved_at: datetime | None = None
         # Once a record has gone to the FLS-DB, every later change carries a reason in the
-        # audit trail; it is asked once per opening of the form, at the first save.
+        # audit trail; it is asked once per opening of the form, when the person first leaves a
+        # changed field (never by the autosave timer, mid-typing).
         self._exported = False
         self.edit_reason: str | None = None
         self.ask_edit_reason = self._ask_edit_reason  # tests replace this hook
+        # A save (with its reason or conflict dialog) is under way: focus moving to the dialog
+        # or the timer must not start another one.
+        self._busy = False
+        # What the last load or save of this window stored: every save states it, so that a
+        # save after someone else's (another window, an import) merges instead of overwriting.
+        self._base_version: int | None = None
+        self._base_answers: dict[str, Any] = {}
         if record_id is not None:
             record = store.load(record_id)
             self._answers = dict(record.answers)
+            self._base_version = record.version
+            self._base_answers = dict(record.answers)
             self._read_only = record.deleted
             self._exported = not record.deleted and was_exported(store, record_id)
         if prefill:
@@ -139,7 +167,7 @@ class RecordWindow(QWidget):
     # -- building --------------------------------------------------------------------------------
 
     def _build_chrome(self) -> None:
-        self.resize(1180, 800)
+        self._fit_to_screen()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
 
@@ -151,6 +179,9 @@ class RecordWindow(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
+        # A long name must not widen the window past a small screen: the title gives way.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(160)
         self.badge = QLabel(self)
         self.badge.setObjectName("status_badge")
         self.badge.setAccessibleName("Record status")
@@ -160,10 +191,10 @@ class RecordWindow(QWidget):
         self.version = QLabel(self)
         self.version.setObjectName("dataset_version")
         self.version.setStyleSheet("color: #5f6368;")
-        header.addWidget(self.title)
+        header.addWidget(self.title, 1)
         header.addSpacing(12)
         header.addWidget(self.badge)
-        header.addStretch(1)
+        header.addSpacing(12)
         header.addWidget(self.version)
         header.addSpacing(16)
         header.addWidget(self.indicator)
@@ -186,8 +217,9 @@ class RecordWindow(QWidget):
         body.addWidget(self.tabs, 1)
 
         side = QFrame(self)
+        self.side = side
         side.setObjectName("side_panel")
-        side.setFixedWidth(SIDE_WIDTH)
+        side.setFixedWidth(self._side_width())
         side.setFrameShape(QFrame.Shape.StyledPanel)
         side_layout = QVBoxLayout(side)
         self.missing_title = QLabel(side)
@@ -293,6 +325,8 @@ class RecordWindow(QWidget):
                 row.show_messages(evaluation.errors.get(key, ()), evaluation.warnings.get(key, ()))
             if key in self._stale:
                 row.set_stale(True)
+        if evaluation is not None:
+            self._show_hidden_notes(evaluation)
 
     def _build_next_page(self) -> None:
         if self._form is None:
@@ -318,6 +352,28 @@ class RecordWindow(QWidget):
         if self._form is not None and self._form.unbuilt():
             # After the first paint, so the form appears with the tab the person sees first.
             self._builder.start(BACKGROUND_BUILD_MS)
+
+    def _fit_to_screen(self) -> None:
+        """Open at the usual size, or smaller on a smaller screen (down to 1024×700)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        width, height = WIDE_WINDOW, TALL_WINDOW
+        if screen is not None:
+            room = screen.availableGeometry()
+            width = min(width, room.width() - _FRAME_ALLOWANCE[0])
+            height = min(height, room.height() - _FRAME_ALLOWANCE[1])
+        self.resize(width, height)
+
+    def _side_width(self) -> int:
+        return SIDE_WIDTH if self.width() >= WIDE_WINDOW else NARROW_SIDE_WIDTH
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        wanted = self._side_width()
+        if self.side.width() != wanted:
+            self.side.setFixedWidth(wanted)
+            layout = self.layout()
+            if layout is not None:
+                layout.activate()  # now, not at the next turn: no frame with the panel cut off
 
     @property
     def _form_definition(self) -> Definition:
@@ -357,6 +413,16 @@ class RecordWindow(QWidget):
     def pending(self) -> bool:
         return self._dirty
 
+    def bring_to_front(self, tab: str | None = None) -> None:
+        """Opening a record already open shows its window instead of a second, stale copy."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        if tab is not None:
+            self.show_tab(tab)
+
     # -- reacting to the person ------------------------------------------------------------------
 
     # The rows call these (ui.form.builder.FormListener).
@@ -371,8 +437,13 @@ class RecordWindow(QWidget):
             self._answers.pop(key, None)
         self._unstale(key)
         self._dirty = True
-        self._set_indicator(_PENDING)
-        self._timer.start(AUTOSAVE_MS)
+        if self._exported:
+            # A sent record is saved when the person leaves the field: a half-typed value must
+            # not become a "correction" of its own, nor the reason be asked mid-typing.
+            self._set_indicator(_ON_LEAVING)
+        else:
+            self._set_indicator(_PENDING)
+            self._timer.start(AUTOSAVE_MS)
         self._refresh()
 
     def _focus_changed(self, old: QWidget | None, _now: QWidget | None) -> None:
@@ -406,6 +477,8 @@ class RecordWindow(QWidget):
         self._save_now()
 
     def _autosave(self) -> None:
+        if self._exported and not self._save_problem:
+            return  # saved on leaving the field (only a retry after a failure runs from here)
         self._save_now()
 
     # -- rules → screen --------------------------------------------------------------------------
@@ -446,8 +519,16 @@ class RecordWindow(QWidget):
             if applies != page.applies:
                 page.set_applies(applies)
                 self.tabs.setTabText(index, page.tab_text())
+        self._show_hidden_notes(evaluation)
         self._show_panel(evaluation)
         self._show_header(evaluation)
+
+    def _show_hidden_notes(self, evaluation: Evaluation) -> None:
+        assert self._form is not None
+        notes = hidden_notes(evaluation.definition, evaluation, self.store.today())
+        for key, row in self._form.rows.items():
+            if row.hidden_note is not None:
+                row.hidden_note.setVisible(key in notes)
 
     def _show_header(self, evaluation: Evaluation) -> None:
         definition = evaluation.definition
@@ -562,36 +643,101 @@ class RecordWindow(QWidget):
     def _save_now(self) -> bool:
         if not self._dirty:
             return True
-        if self._read_only:
+        if self._read_only or self._busy:
             return False
         self._timer.stop()
-        snapshot = dict(self._answers)
+        self._busy = True
+        try:
+            return self._save_pending()
+        finally:
+            self._busy = False
+
+    def _save_pending(self) -> bool:
         try:
             if self.record_id is None:
+                snapshot = dict(self._answers)
                 if not any(is_answered(v) for v in snapshot.values()):
                     self._dirty = False  # typed and rubbed out: nothing to create
                     self._set_indicator(_NEW)
                     return True
                 self.record_id = self.store.new_record(snapshot)
                 log.info("record %d created from the form", self.record_id)
+                self._base_version = 1
+                self._base_answers = {k: v for k, v in snapshot.items() if is_answered(v)}
                 # Evaluate again with the id, so the new record is not its own duplicate.
                 evaluation = self.store.evaluate(snapshot, self.record_id)
             else:
                 if self._exported and self.edit_reason is None:
                     self.edit_reason = self.ask_edit_reason()
-                evaluation = self.store.save(self.record_id, snapshot, reason=self.edit_reason)
+                evaluation = self._save_versioned()
         except Exception as exc:  # any failure must show, and the answers stay pending
             log.error("record %s not saved (%s)", self.record_id, type(exc).__name__)
             self._save_problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._set_indicator(_FAILED)
             self._timer.start(RETRY_MS)
             return False
+        self._save_problem = ""
         self._dirty = False
         self._saved_at = datetime.now()
         self._set_indicator(_SAVED)
         self._refresh(evaluation)
+        assert self.record_id is not None
         self.saved.emit(self.record_id)
         return True
+
+    def _save_versioned(self) -> Evaluation:
+        """Save based on what this window last loaded or saved; take in what others saved
+        meanwhile, and let the person choose where both changed the same answer."""
+        assert self.record_id is not None and self._base_version is not None
+        for _round in range(5):
+            result = self.store.save_versioned(
+                self.record_id,
+                dict(self._answers),
+                base_version=self._base_version,
+                base_answers=self._base_answers,
+                reason=self.edit_reason,
+            )
+            self._base_version = result.version
+            self._base_answers = dict(result.answers)
+            keep_mine = self._take_theirs(result)
+            if not keep_mine:
+                return result.evaluation
+            # The person kept their answers over the other ones: save those, based on now.
+            for c in result.conflicts:
+                if c.question in keep_mine:
+                    self._show_answer(c.question, c.mine)
+        raise RuntimeError("the record kept changing while it was saved; try again")
+
+    def _take_theirs(self, result: SaveResult) -> set[str]:
+        """Show the answers others saved; returns the conflicting questions kept as mine."""
+        if result.theirs:
+            log.info(
+                "record %s: %d answer(s) saved meanwhile by someone else taken in",
+                self.record_id,
+                len(result.theirs),
+            )
+        for key in result.theirs:
+            self._show_answer(key, result.answers.get(key))
+        if not result.conflicts:
+            return set()
+        choices = self.resolve_conflicts(result.conflicts)
+        return {key for key, choice in choices.items() if choice == MINE}
+
+    def _show_answer(self, key: str, value: Any) -> None:
+        if is_answered(value):
+            self._answers[key] = value
+        else:
+            self._answers.pop(key, None)
+        assert self._form is not None
+        row = self._form.rows.get(key)  # a page not built yet shows it when it is built
+        if row is not None:
+            row.input.set_value(value)
+
+    def resolve_conflicts(self, conflicts: tuple[Conflict, ...]) -> dict[str, str]:
+        """Ask, per question changed both here and by someone else, which answer to keep."""
+        dialog = ConflictDialog(self._form_definition, conflicts, self)
+        dialog.exec()
+        return dialog.choices()
 
     def _ask_edit_reason(self) -> str:
         """Ask why an exported record changes; a person who will not say still keeps the edit."""
@@ -611,6 +757,8 @@ class RecordWindow(QWidget):
         elif state == _FAILED:
             text = f"Not saved: {self._save_problem}"
             colour = ERROR_COLOUR
+        elif state == _ON_LEAVING:
+            text = "Saved when you leave the field"
         else:
             text = "Deleted record: read only"
         self.indicator.setText(text)
