@@ -666,14 +666,22 @@ def end_followup(store: Store, record_id: int, reason: str, on: date | None = No
             f"'{reason}' is not a reason to end follow-up; choose one of: "
             f"{', '.join(end_reasons(definition))}."
         )
-    answers = dict(store.load(record_id).answers)
+    loaded = store.load(record_id)
+    answers = dict(loaded.answers)
     answers[definition.role("followup_ended_reason")] = reason
     answers[definition.role("followup_ended_date")] = (on or store.today()).isoformat()
     # What the reason implies (e.g. 7.01 "No": no 52-week follow-up will happen) is data.
     answers.update(
         implied_answers(store.definitions.for_answers(answers), answers, reason, store.today())
     )
-    ev = store.save(record_id, answers, reason="Follow-up ended")
+    # Based on the version just read: another window's edit in between is merged, not lost.
+    ev = store.save(
+        record_id,
+        answers,
+        reason="Follow-up ended",
+        base_version=loaded.version,
+        base_answers=loaded.answers,
+    )
     log.info("follow-up ended for record %d", record_id)
     return ev
 

@@ -225,9 +225,17 @@ def apply_result(
             changes.append((rid, False, {fields.status: fields.not_opted_out, fields.date: day}))
     marked_out = marked_in = 0
     for done, (rid, is_out, values) in enumerate(changes, 1):
-        answers = store.load(rid).answers
+        loaded = store.load(rid)
+        answers = dict(loaded.answers)
         answers.update(values)
-        store.save(rid, answers, reason=CHECK_REASON)
+        # Based on the version just read: another window's edit in between is merged, not lost.
+        store.save(
+            rid,
+            answers,
+            reason=CHECK_REASON,
+            base_version=loaded.version,
+            base_answers=loaded.answers,
+        )
         marked_out += is_out
         marked_in += not is_out
         if progress:
