@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -64,7 +64,17 @@ def main() -> int:
 
         definition = store.definitions.latest
         caseload = Caseload(definition, seed=7, today=date.today())
-        store.bulk_insert(list(caseload.records(240)))
+        records = list(caseload.records(240))
+        # The last year's follow-ups not yet recorded: they make the worklist.
+        sections = {definition.role(r).split(".")[0] + "." for r in ("followup_16", "followup_52")}
+        recent = (date.today() - timedelta(days=420)).isoformat()
+        for i, answers in enumerate(records):
+            if answers.get(definition.role("diagnosed"), "") >= recent:
+                for key in [k for k in answers if k.startswith(tuple(sections))]:
+                    del answers[key]
+            if "contact_phone" in definition.roles:  # invented numbers (Ofcom's drama range)
+                answers[definition.role("contact_phone")] = f"0113 496 {i:04d}"
+        store.bulk_insert(records)
 
         dialog = UnlockDialog(paths, None, "JP")
         dialog.show()
