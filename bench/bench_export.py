@@ -28,8 +28,8 @@ from flsdesk.dataset import load_definitions
 from flsdesk.paths import resolve
 from flsdesk.store.engine import connect
 from flsdesk.store.store import Store
-from flsdesk.sync.export import Scope, prepare, write
-from flsdesk.sync.profiles import load_export_profile
+from flsdesk.exchange.export import Scope, prepare, write
+from flsdesk.exchange.profiles import load_export_profile
 
 BENCH_KEY = bytes(range(140, 172))  # throw-away key for a throw-away store
 RUNS = 5

@@ -40,7 +40,7 @@ def _settle(app: QApplication) -> None:
 
 
 def run(quick: bool = False, records: int | None = None) -> list[Result]:
-    from ui.form.window import RecordWindow
+    from flsdesk_ui.form.window import RecordWindow
 
     n = records or (2_000 if quick else 50_000)
     samples = 10 if quick else 40

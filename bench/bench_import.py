@@ -19,8 +19,8 @@ from flsdesk.dataset import Definition, load_definitions, parse_iso_date
 from flsdesk.paths import resolve
 from flsdesk.rules import format_number
 from flsdesk.store.store import Store
-from flsdesk.sync import importer
-from flsdesk.sync.profiles import load_export_profile
+from flsdesk.exchange import importer
+from flsdesk.exchange.profiles import load_export_profile
 
 BENCH_KEY = bytes(range(100, 132))  # throw-away key for a throw-away store
 

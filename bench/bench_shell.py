@@ -42,7 +42,7 @@ def _screen(model) -> None:  # type: ignore[no-untyped-def]
 
 
 def run(quick: bool = False, records: int | None = None) -> list[Result]:
-    from ui.main_window import MainWindow
+    from flsdesk_ui.main_window import MainWindow
 
     n = records or (2_000 if quick else 50_000)
     app = _app()

@@ -34,8 +34,8 @@ COMMAND_MODULES = [
     "flsdesk.definitions_cli",
     "flsdesk.store.commands",
     "flsdesk.followups_cli",
-    "flsdesk.sync.cli",
-    "flsdesk.sync.import_cli",
+    "flsdesk.exchange.cli",
+    "flsdesk.exchange.import_cli",
 ]
 
 
@@ -82,9 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+OpenWindow = Callable[[AppPaths], int]
+
+
+def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = None) -> int:
+    """Run the command in ``argv``; with no command, ``open_window(paths)`` (handed in by the
+    composition root, ``flsdesk.__main__``: the core never names the front end)."""
     try:
-        return _main(argv)
+        return _main(argv, open_window)
     except KeyboardInterrupt:
         _say("flsdesk: interrupted")
         return EXIT_USAGE
@@ -97,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, open_window: OpenWindow | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
@@ -113,9 +118,10 @@ def _main(argv: Sequence[str] | None) -> int:
     files.protect(paths)
     files.clean_at_start(paths)
     if args.command is None:
-        from flsdesk.gui_launcher import launch_gui
-
-        return launch_gui(paths)
+        if open_window is None:
+            print("flsdesk: give a command (see --help); the window opens from 'flsdesk' itself.")
+            return EXIT_USAGE
+        return open_window(paths)
     from flsdesk.logs import install_excepthook, log_nowhere, setup_logging
 
     if args.command in CREATES_STORE or store_present(paths):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -16,11 +17,18 @@ CONFIG_DIR_ENV = "FLSDESK_CONFIG_DIR"
 
 
 def bundled_resources() -> Path:
-    """The read-only ``resources/`` folder shipped with the program."""
+    """The read-only ``resources/`` folder shipped with the program: in a PyInstaller bundle,
+    installed (the data package ``flsdesk_resources`` of the wheel), or in the source tree."""
     frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:  # inside a PyInstaller bundle
+    if frozen:
         return Path(frozen) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    source_tree = Path(__file__).resolve().parent.parent / "resources"
+    if source_tree.is_dir():
+        return source_tree
+    spec = importlib.util.find_spec("flsdesk_resources")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return source_tree  # nothing bundled: the loaders then report that no file was found
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,9 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     keys.kdf_params = keys.TEST_KDF  # screenshots only: no need to spend 0.4 s per unlock
     app = QApplication.instance() or QApplication(sys.argv)
-    from ui.main_window import MainWindow
-    from ui.unlock import UnlockDialog
-    from ui.wizard import SetupWizard
+    from flsdesk_ui.main_window import MainWindow
+    from flsdesk_ui.unlock import UnlockDialog
+    from flsdesk_ui.wizard import SetupWizard
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = resolve(tmp)

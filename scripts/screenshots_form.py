@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    from ui.form.window import RecordWindow
+    from flsdesk_ui.form.window import RecordWindow
 
     app = QApplication.instance() or QApplication([])
     written: list[Path] = []

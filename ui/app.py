@@ -18,9 +18,9 @@ from flsdesk.paths import AppPaths
 from flsdesk.store import backup, presence
 from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse, WrongKey
 from flsdesk.store.store import Store
-from ui.store_repair import DailyCheck, ask_rotate_richer, offer_restore
-from ui.unlock import UnlockDialog
-from ui.wizard import SetupWizard
+from flsdesk_ui.store_repair import DailyCheck, ask_rotate_richer, offer_restore
+from flsdesk_ui.unlock import UnlockDialog
+from flsdesk_ui.wizard import SetupWizard
 
 log = logging.getLogger("ui.app")
 
@@ -128,7 +128,7 @@ def run(paths: AppPaths) -> int:
     started = start_store(paths)
     if started is None:
         return 3 if session.store_exists(paths) else 0
-    from ui.main_window import MainWindow
+    from flsdesk_ui.main_window import MainWindow
 
     window = MainWindow(started.store, paths, started.initials, unlock=relock_prompt(paths))
     window.show()

@@ -31,9 +31,9 @@ from flsdesk.dataset import load_definitions
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
 from flsdesk.store.store import Store
-from flsdesk.sync import profiles
+from flsdesk.exchange import profiles
 from flsdesk.wording import answer_for_people, moment_for_people, provisional_notes, question_label
-from ui.common import ok_cancel, read_only_table, reason_combo
+from flsdesk_ui.common import ok_cancel, read_only_table, reason_combo
 
 
 class DeleteDialog(QDialog):

@@ -3,7 +3,7 @@
 One click opens this dialog and starts the report for "since the last export"; one more (Save…)
 writes the file. Everything slow (the report, writing, uploading) runs in a worker thread with a
 progress bar and Cancel; results come back by signal, so the window never freezes. The dialog
-holds no rules and no SQL: it asks ``flsdesk.sync``.
+holds no rules and no SQL: it asks ``flsdesk.exchange``.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
 from flsdesk import settings as settings_schema
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
-from flsdesk.sync import export as ex
-from flsdesk.sync import upload as up
-from ui.common import ask_save_path, read_only_table
-from ui.rows_model import RowsModel
+from flsdesk.exchange import export as ex
+from flsdesk.exchange import upload as up
+from flsdesk_ui.common import ask_save_path, read_only_table
+from flsdesk_ui.rows_model import RowsModel
 
 log = logging.getLogger("ui.export")
 

@@ -55,8 +55,8 @@ from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.settings import SERVICE_NAME
 from flsdesk.store.store import Store
-from ui.common import ask_save_path, ok_cancel, reason_combo
-from ui.form.values import date_from_text
+from flsdesk_ui.common import ask_save_path, ok_cancel, reason_combo
+from flsdesk_ui.form.values import date_from_text
 
 log = logging.getLogger("ui.followups")
 

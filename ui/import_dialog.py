@@ -1,6 +1,6 @@
 """File → Import…: the dry-run report of an import file in a table, then Apply.
 
-Everything the import decides comes from ``flsdesk.sync.importer`` (reading, matching, the rules,
+Everything the import decides comes from ``flsdesk.exchange.importer`` (reading, matching, the rules,
 the one-transaction apply); this dialog only shows the plan and runs the work in a worker thread.
 The worker never touches a widget: it reports by signals, which Qt delivers on the GUI thread.
 """
@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk.store.store import Store
-from flsdesk.sync import importer
+from flsdesk.exchange import importer
 
 log = logging.getLogger("flsdesk.ui")
 

@@ -41,19 +41,19 @@ from flsdesk.dataset import Definition
 from flsdesk.paths import AppPaths
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
-from flsdesk.sync import export
+from flsdesk.exchange import export
 from flsdesk.wording import date_for_people, question_label
-from ui.common import read_only_table
-from ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
-from ui.export_dialog import ExportDialog
-from ui.followups_view import FollowupsPage
-from ui.idle import IdleWatcher
-from ui.import_dialog import ImportDialog
-from ui.optout_dialog import OptoutDialog
-from ui.outbox_view import OutboxPage
-from ui.patient_model import PatientTableModel
-from ui.rows_model import RowsModel
-from ui.unlock import relock_message
+from flsdesk_ui.common import read_only_table
+from flsdesk_ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
+from flsdesk_ui.export_dialog import ExportDialog
+from flsdesk_ui.followups_view import FollowupsPage
+from flsdesk_ui.idle import IdleWatcher
+from flsdesk_ui.import_dialog import ImportDialog
+from flsdesk_ui.optout_dialog import OptoutDialog
+from flsdesk_ui.outbox_view import OutboxPage
+from flsdesk_ui.patient_model import PatientTableModel
+from flsdesk_ui.rows_model import RowsModel
+from flsdesk_ui.unlock import relock_message
 
 log = logging.getLogger("ui.main")
 
@@ -558,7 +558,7 @@ class MainWindow(QMainWindow):
                 open_window.bring_to_front(tab)  # type: ignore[attr-defined]
                 return open_window
         try:
-            from ui.form.window import RecordWindow
+            from flsdesk_ui.form.window import RecordWindow
         except ImportError:
             RecordWindow = None
         if RecordWindow is None:

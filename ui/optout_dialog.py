@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
-from flsdesk.sync import optout
-from ui.common import ask_save_path, read_only_table
-from ui.export_dialog import WorkPanel, local_time
-from ui.rows_model import RowsModel
+from flsdesk.exchange import optout
+from flsdesk_ui.common import ask_save_path, read_only_table
+from flsdesk_ui.export_dialog import WorkPanel, local_time
+from flsdesk_ui.rows_model import RowsModel
 
 
 class OptoutDialog(QDialog):

@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
-from flsdesk.sync import upload as up
-from ui.common import read_only_table
-from ui.export_dialog import WorkPanel, local_time, upload_job
-from ui.rows_model import RowsModel
+from flsdesk.exchange import batches
+from flsdesk.exchange import upload as up
+from flsdesk_ui.common import read_only_table
+from flsdesk_ui.export_dialog import WorkPanel, local_time, upload_job
+from flsdesk_ui.rows_model import RowsModel
 
 STATE_TEXT = {
     batches.EXPORTED: "Saved, not marked as uploaded",

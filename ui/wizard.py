@@ -25,7 +25,7 @@ from flsdesk.paths import AppPaths
 from flsdesk.store import keys
 from flsdesk.store.errors import StoreError
 from flsdesk.store.store import Store
-from ui.common import ask_save_path
+from flsdesk_ui.common import ask_save_path
 
 WARNING = (
     "Without the passphrase and this recovery key nobody — not flsdesk, not IT, not the "

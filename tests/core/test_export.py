@@ -15,9 +15,9 @@ from flsdesk import files as files_mod
 from flsdesk.datafiles import DataFileError, read_toml
 from flsdesk.definitions_cli import check_file
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
-from flsdesk.sync import export as ex
-from flsdesk.sync.profiles import load_export_profile, parse_export_profile
+from flsdesk.exchange import batches
+from flsdesk.exchange import export as ex
+from flsdesk.exchange.profiles import load_export_profile, parse_export_profile
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     FakeClock,
     clock_fixture,

@@ -16,8 +16,8 @@ import pytest
 
 from flsdesk.files import TEMP_PREFIX
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
-from flsdesk.sync import export as ex
+from flsdesk.exchange import batches
+from flsdesk.exchange import export as ex
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     TEST_USER,
@@ -34,7 +34,7 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, os.environ["REPO"])
     from flsdesk.paths import resolve
     from flsdesk.store.store import Store
-    from flsdesk.sync import export as ex
+    from flsdesk.exchange import export as ex
     from flsdesk import files
 
     real_fsync = files.os.fsync

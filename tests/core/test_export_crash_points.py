@@ -26,8 +26,8 @@ import pytest
 
 from flsdesk.files import TEMP_PREFIX
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
-from flsdesk.sync import export as ex
+from flsdesk.exchange import batches
+from flsdesk.exchange import export as ex
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     TEST_USER,
@@ -46,7 +46,7 @@ CHILD = textwrap.dedent(
     from flsdesk import files
     from flsdesk.paths import resolve
     from flsdesk.store.store import Store
-    from flsdesk.sync import export as ex
+    from flsdesk.exchange import export as ex
 
     step, when, nth = sys.argv[3], sys.argv[4], int(sys.argv[5])
     seen = {"fsync": 0, "replace": 0, "commit": 0}

@@ -23,7 +23,7 @@ from flsdesk.dataset import DefinitionSet, load_definitions, parse_definition
 from flsdesk.paths import AppPaths, bundled_resources, resolve
 from flsdesk.store import keys
 from flsdesk.store.store import Store
-from flsdesk.sync import export as ex
+from flsdesk.exchange import export as ex
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_USER,
     TODAY,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from flsdesk.store.store import Store
-from flsdesk.sync import batches, importer
-from flsdesk.sync import export as ex
+from flsdesk.exchange import batches, importer
+from flsdesk.exchange import export as ex
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     FakeClock,
@@ -432,7 +432,7 @@ def test_export_import_export_gives_the_same_bytes(
     store: Store, tmp_path: Path, clock: FakeClock, style: str
 ) -> None:
     from flsdesk.paths import resolve
-    from flsdesk.sync.profiles import load_export_profile
+    from flsdesk.exchange.profiles import load_export_profile
 
     add_golden(store)
     profile = load_export_profile().with_header_style(style)

@@ -15,7 +15,7 @@ import pytest
 from flsdesk import cli, session
 from flsdesk.paths import resolve
 from flsdesk.store.store import Store
-from flsdesk.sync import importer
+from flsdesk.exchange import importer
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     FakeClock,

@@ -41,7 +41,7 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, os.environ["REPO"])
     from flsdesk.paths import resolve
     from flsdesk.store.store import Store
-    from flsdesk.sync import importer
+    from flsdesk.exchange import importer
 
     store = Store.open(resolve(sys.argv[1]), bytes.fromhex(os.environ["KEY"]), "CR (crash)")
     plan = importer.read_plan(store, sys.argv[2])

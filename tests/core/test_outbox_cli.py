@@ -10,7 +10,7 @@ import pytest
 from flsdesk import session
 from flsdesk.cli import main
 from flsdesk.paths import resolve
-from flsdesk.sync import batches
+from flsdesk.exchange import batches
 from tests.core.export_records import golden_records
 
 PASSPHRASE = "correct horse battery staple"

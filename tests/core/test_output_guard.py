@@ -15,8 +15,8 @@ import pytest
 from flsdesk import files, session
 from flsdesk.cli import main
 from flsdesk.paths import AppPaths, resolve
-from flsdesk.sync import batches
-from flsdesk.sync import optout as oo
+from flsdesk.exchange import batches
+from flsdesk.exchange import optout as oo
 from tests.core.conftest_records import complete_answers, nhs_number
 from tests.core.export_records import golden_records
 

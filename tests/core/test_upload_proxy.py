@@ -20,10 +20,10 @@ from werkzeug import Request, Response
 
 from flsdesk import settings
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
-from flsdesk.sync import export as ex
-from flsdesk.sync import upload as up
-from flsdesk.sync.profiles import load_upload_profile
+from flsdesk.exchange import batches
+from flsdesk.exchange import export as ex
+from flsdesk.exchange import upload as up
+from flsdesk.exchange.profiles import load_upload_profile
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     clock_fixture,
     paths_fixture,

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from flsdesk.store.records import SaveConflict, records_table, three_way
 from flsdesk.store.store import Store
-from flsdesk.sync import importer
+from flsdesk.exchange import importer
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_USER,
     FakeClock,

@@ -65,7 +65,7 @@ def open_form(qtbot, store: Store) -> Callable[..., object]:  # type: ignore[no-
     """Open a RecordWindow on the test store, registered with qtbot and shown."""
     from PySide6.QtWidgets import QApplication
 
-    from ui.form.window import RecordWindow
+    from flsdesk_ui.form.window import RecordWindow
 
     def _open(record_id: int | None = None, **kwargs: object) -> RecordWindow:
         target = kwargs.pop("store", store)

@@ -3,8 +3,8 @@ only saved does not make the record's edits corrections of something the FLS-DB 
 
 from __future__ import annotations
 
-from flsdesk.sync import batches
-from flsdesk.sync.export import Scope, export
+from flsdesk.exchange import batches
+from flsdesk.exchange.export import Scope, export
 from tests.core.export_records import golden_records
 
 

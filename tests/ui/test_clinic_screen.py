@@ -8,8 +8,8 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication, QFormLayout, QLabel, QWidget
 
 from flsdesk import settings as settings_schema
-from ui.dialogs import SettingsDialog
-from ui.main_window import MainWindow
+from flsdesk_ui.dialogs import SettingsDialog
+from flsdesk_ui.main_window import MainWindow
 
 PATIENTS = [
     {"1.01": "9434765919", "name": "Margaret Ashworth", "hospital_number": "RX1234567",

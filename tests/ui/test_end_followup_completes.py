@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from flsdesk import session
 from flsdesk.paths import resolve
 from flsdesk.rules import COMPLETE, DRAFT
-from ui.main_window import MainWindow
-from ui.patient_model import NEXT_FOLLOWUP
+from flsdesk_ui.main_window import MainWindow
+from flsdesk_ui.patient_model import NEXT_FOLLOWUP
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from flsdesk import session
 from flsdesk.paths import resolve
-from flsdesk.sync import batches
+from flsdesk.exchange import batches
 from tests.core.export_records import golden_records, held_back_records
-from ui.export_dialog import ExportDialog
-from ui.main_window import MainWindow
+from flsdesk_ui.export_dialog import ExportDialog
+from flsdesk_ui.main_window import MainWindow
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -201,7 +201,7 @@ def test_patient_list_status_says_which_error_and_an_empty_record_is_a_draft(
 def test_an_export_killed_before_finishing_is_recognised_at_start(qtbot, store, paths, tmp_path):
     """The state a kill between the rename and the batch's last commit leaves (the crash-point
     tests make it with a real SIGKILL): the window's start settles it by the file's hash."""
-    from flsdesk.sync import export as ex
+    from flsdesk.exchange import export as ex
 
     result = ex.write(store, ex.prepare(store, ex.Scope.all()), tmp_path / "killed.csv")
     with store.write_transaction() as conn:

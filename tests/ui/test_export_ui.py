@@ -10,11 +10,11 @@ from PySide6.QtWidgets import QAbstractItemView
 
 from flsdesk import session
 from flsdesk.paths import resolve
-from flsdesk.sync import batches
+from flsdesk.exchange import batches
 from tests.core.export_records import golden_records, held_back_records
-from ui.export_dialog import ExportDialog
-from ui.optout_dialog import OptoutDialog
-from ui.outbox_view import OutboxPage
+from flsdesk_ui.export_dialog import ExportDialog
+from flsdesk_ui.optout_dialog import OptoutDialog
+from flsdesk_ui.outbox_view import OutboxPage
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog
 from flsdesk import followups as fu
 from flsdesk import session
 from flsdesk.paths import resolve
-from ui.followups_view import CallAttemptDialog, EndFollowupDialog, FollowupsPage
+from flsdesk_ui.followups_view import CallAttemptDialog, EndFollowupDialog, FollowupsPage
 
 PASSPHRASE = "correct horse battery staple"
 TODAY = date(2025, 6, 2)

@@ -23,9 +23,9 @@ from flsdesk import session
 from flsdesk.logs import setup_logging
 from flsdesk.paths import resolve
 from tests.ui.test_followups_view import Driver, click_ok
-from ui.followups_view import FollowupsPage
-from ui.form.call_history import CallHistory
-from ui.main_window import MainWindow
+from flsdesk_ui.followups_view import FollowupsPage
+from flsdesk_ui.form.call_history import CallHistory
+from flsdesk_ui.main_window import MainWindow
 
 PASSPHRASE = "correct horse battery staple"
 SERVICE = "Northtown FLS"

@@ -12,9 +12,9 @@ from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QLineEdit, QListW
 from flsdesk.rules import COMPLETE, NEEDS_CORRECTION
 from flsdesk.store.store import Store
 from tests.ui.conftest import StoreBox
-from ui.form.builder import LOCAL_NOTE
-from ui.form.widgets import NO_LONGER_OFFERED
-from ui.form.window import RecordWindow
+from flsdesk_ui.form.builder import LOCAL_NOTE
+from flsdesk_ui.form.widgets import NO_LONGER_OFFERED
+from flsdesk_ui.form.window import RecordWindow
 
 NHS = "9434765919"  # NHS Digital's own example number (valid Modulus 11)
 
@@ -387,7 +387,7 @@ def test_typing_is_never_refused(qtbot, store: Store, open_form) -> None:
 
 
 def test_a_warning_is_amber_and_an_error_red(qtbot, store: Store, open_form) -> None:
-    from ui.form.builder import ERROR_COLOUR, WARNING_COLOUR
+    from flsdesk_ui.form.builder import ERROR_COLOUR, WARNING_COLOUR
 
     record_id = store.new_record(
         {"1.01": NHS, "1.09": "2025-03-10", "1.06": "2025-03-01", "2.01": 500}

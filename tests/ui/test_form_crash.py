@@ -32,7 +32,7 @@ from flsdesk.paths import resolve
 app = QApplication([])
 paths = resolve()
 store = session.open_store(paths, session.unlock_key(paths, sys.argv[1]), "TS")
-from ui.form.window import RecordWindow
+from flsdesk_ui.form.window import RecordWindow
 window = RecordWindow(store)
 window.show()
 field = window.findChild(QWidget, "q_1_04")

@@ -27,7 +27,7 @@ def _install_override(paths: AppPaths) -> Path:
 def test_an_extra_question_in_the_override_file_shows_in_the_form(
     qtbot, app_paths: AppPaths
 ) -> None:
-    from ui.form.window import RecordWindow
+    from flsdesk_ui.form.window import RecordWindow
 
     _install_override(app_paths)
     box = StoreBox(app_paths)  # the store loads the definitions when it opens

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QFrame, QLabel
 
 from flsdesk.store.store import Store
-from ui.form.window import NARROW_SIDE_WIDTH, SIDE_WIDTH
+from flsdesk_ui.form.window import NARROW_SIDE_WIDTH, SIDE_WIDTH
 
 # A record that shows as much as the form can: every tab applies, long answers, messages.
 RECORD = {

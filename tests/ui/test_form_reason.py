@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from flsdesk.sync.batches import mark_uploaded
-from flsdesk.sync.export import Scope, export
-from ui.form.reason import NO_REASON, EditReasonDialog
+from flsdesk.exchange.batches import mark_uploaded
+from flsdesk.exchange.export import Scope, export
+from flsdesk_ui.form.reason import NO_REASON, EditReasonDialog
 
 RECORD = {
     "1.01": "9434765919",
@@ -81,7 +81,7 @@ def test_typing_in_a_sent_record_asks_once_on_leaving_the_field(qtbot, store, op
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ui.form.window import AUTOSAVE_MS
+    from flsdesk_ui.form.window import AUTOSAVE_MS
 
     record_id = store.new_record(RECORD)
     store.set_setting("require_optout_check", False)  # RECORD is not opt-out checked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ui.form import values
+from flsdesk_ui.form import values
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QRadioButton, 
 from flsdesk.store.store import Store
 from tests.core.import_helpers import cells_from_answers, write_csv
 from tests.ui.conftest import PASSPHRASE
-from ui.form.conflict import ConflictDialog
-from ui.form.window import RecordWindow
-from ui.main_window import MainWindow
+from flsdesk_ui.form.conflict import ConflictDialog
+from flsdesk_ui.form.window import RecordWindow
+from flsdesk_ui.main_window import MainWindow
 
 REPO = Path(__file__).resolve().parents[2]
 RECORD = {

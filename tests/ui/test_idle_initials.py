@@ -7,12 +7,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from flsdesk import session
-from flsdesk.sync.batches import mark_uploaded
-from flsdesk.sync.export import Scope, export
+from flsdesk.exchange.batches import mark_uploaded
+from flsdesk.exchange.export import Scope, export
 from tests.ui.conftest import PASSPHRASE, StoreBox
-from ui.app import relock_prompt
-from ui.main_window import MainWindow
-from ui.unlock import UnlockDialog
+from flsdesk_ui.app import relock_prompt
+from flsdesk_ui.main_window import MainWindow
+from flsdesk_ui.unlock import UnlockDialog
 
 RECORD = {
     "1.01": "9434765919",

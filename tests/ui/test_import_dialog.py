@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from flsdesk import session
 from flsdesk.paths import resolve
 from flsdesk.store.store import Store
-from flsdesk.sync import importer
+from flsdesk.exchange import importer
 from tests.core.import_helpers import (
     NHS_A,
     NHS_B,
@@ -21,7 +21,7 @@ from tests.core.import_helpers import (
     unique_nhs_numbers,
     write_csv,
 )
-from ui.import_dialog import ImportDialog
+from flsdesk_ui.import_dialog import ImportDialog
 
 PASSPHRASE = "correct horse battery staple"
 WAIT_MS = 30_000

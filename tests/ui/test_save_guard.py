@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from flsdesk import session
 from flsdesk.paths import AppPaths, resolve
-from ui.followups_view import FollowupsPage
+from flsdesk_ui.followups_view import FollowupsPage
 
 PASSPHRASE = "correct horse battery staple"
 TODAY = date(2025, 6, 2)

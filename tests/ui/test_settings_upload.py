@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from ui.dialogs import SettingsDialog
+from flsdesk_ui.dialogs import SettingsDialog
 
 
 def _save(qtbot, dialog: SettingsDialog) -> None:

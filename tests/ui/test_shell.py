@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
 from flsdesk import session
 from flsdesk.paths import resolve
 from flsdesk.store.records import DELETE_REASONS
-from ui.dialogs import DeleteDialog, SettingsDialog
-from ui.main_window import MainWindow
-from ui.unlock import UnlockDialog
-from ui.wizard import SetupWizard
+from flsdesk_ui.dialogs import DeleteDialog, SettingsDialog
+from flsdesk_ui.main_window import MainWindow
+from flsdesk_ui.unlock import UnlockDialog
+from flsdesk_ui.wizard import SetupWizard
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -486,7 +486,7 @@ def test_followups_tab_lists_owed_followups_and_opens_the_followup_tab(qtbot, st
 
 
 def test_export_action_outbox_and_days_since_export(qtbot, window, store, tmp_path):
-    from flsdesk.sync.export import Scope, export
+    from flsdesk.exchange.export import Scope, export
 
     assert window.export_age.text() == "Never exported"
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
@@ -519,7 +519,7 @@ def test_audit_trail_dialog_lists_every_change(qtbot, window, store):
     answers = store.load(record_id).answers
     answers["1.04"] = "LS1 4AB"
     store.save(record_id, answers, reason="Post code found in the notes")
-    from ui.dialogs import AuditDialog
+    from flsdesk_ui.dialogs import AuditDialog
 
     dialog = AuditDialog(store, record_id, window)
     qtbot.addWidget(dialog)

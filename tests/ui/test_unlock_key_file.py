@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from flsdesk import session
 from flsdesk.paths import resolve
-from ui.unlock import UnlockDialog
+from flsdesk_ui.unlock import UnlockDialog
 
 PASSPHRASE = "correct horse battery staple"
 

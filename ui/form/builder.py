@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from flsdesk.dataset import Definition, Question, Tab
 from flsdesk.rules import Message
-from ui.form.widgets import (
+from flsdesk_ui.form.widgets import (
     InputListener,
     NumberInput,
     QuestionInput,

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from flsdesk import followups as fu
 from flsdesk.dataset import Definition
 from flsdesk.store.store import Store
-from ui.form.builder import TabPage
+from flsdesk_ui.form.builder import TabPage
 
 COLUMNS = ("Date", "Follow-up", "Outcome", "Who", "Try again on")
 _ROWS_SHOWN = 8  # beyond this the table scrolls; the tab stays a form

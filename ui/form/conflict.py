@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from flsdesk.dataset import Definition
 from flsdesk.rules import is_answered
 from flsdesk.store.records import Conflict
-from ui.form import values
+from flsdesk_ui.form import values
 
 MINE, THEIRS = "mine", "theirs"
 

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk.dataset import Question, parse_iso_date
-from ui.form import values
+from flsdesk_ui.form import values
 
 NO_LONGER_OFFERED = "(no longer offered)"
 # Item data role holding the stored label (the shown text may carry "(no longer offered)").

@@ -44,9 +44,9 @@ from flsdesk.hidden_notes import hidden_notes
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
 from flsdesk.store.records import Conflict, SaveResult
 from flsdesk.store.store import Store
-from flsdesk.sync.export import was_exported
-from ui.form import call_history, values
-from ui.form.builder import (
+from flsdesk.exchange.export import was_exported
+from flsdesk_ui.form import call_history, values
+from flsdesk_ui.form.builder import (
     ERROR_COLOUR,
     WARNING_COLOUR,
     BuiltForm,
@@ -54,8 +54,8 @@ from ui.form.builder import (
     TabPage,
     build_form,
 )
-from ui.form.conflict import MINE, ConflictDialog
-from ui.form.reason import EditReasonDialog
+from flsdesk_ui.form.conflict import MINE, ConflictDialog
+from flsdesk_ui.form.reason import EditReasonDialog
 
 log = logging.getLogger("ui.form")
 

@@ -36,9 +36,9 @@ from flsdesk.files import atomic_write
 from flsdesk.rules import applicability, nhs_number_valid
 from flsdesk.store.models import OptoutList
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
+from flsdesk.exchange import batches
 
-log = logging.getLogger("flsdesk.sync")
+log = logging.getLogger("flsdesk.exchange")
 
 OPTED_OUT_TAG = "opted_out"
 CHECK_REASON = "National Data Opt-out check"

@@ -42,10 +42,10 @@ from flsdesk.rules import Evaluation, applicability, evaluate, is_answered
 from flsdesk.store import audit
 from flsdesk.store.records import derive, normalise_answers
 from flsdesk.store.store import Store
-from flsdesk.sync import bulk_write
-from flsdesk.sync.profiles import ExportProfile, load_export_profile
+from flsdesk.exchange import bulk_write
+from flsdesk.exchange.profiles import ExportProfile, load_export_profile
 
-log = logging.getLogger("flsdesk.sync")
+log = logging.getLogger("flsdesk.exchange")
 
 NEW = "new"
 UPDATED = "updated"
@@ -986,7 +986,7 @@ def apply(
             "apply the valid rows only."
         )
     if was_exported is None:
-        from flsdesk.sync.export import was_exported as exported_check
+        from flsdesk.exchange.export import was_exported as exported_check
 
         was_exported = exported_check
     reason = audit_reason(plan.file_name)

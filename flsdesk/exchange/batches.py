@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from flsdesk.store.models import ExportBatch, ExportRow
 from flsdesk.store.store import Store
 
-log = logging.getLogger("flsdesk.sync")
+log = logging.getLogger("flsdesk.exchange")
 
 batches_table = ExportBatch.__table__
 rows_table = ExportRow.__table__

@@ -32,10 +32,10 @@ import requests
 
 from flsdesk.settings import is_this_computer
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
-from flsdesk.sync.profiles import UploadProfile, load_upload_profile
+from flsdesk.exchange import batches
+from flsdesk.exchange.profiles import UploadProfile, load_upload_profile
 
-log = logging.getLogger("flsdesk.sync")
+log = logging.getLogger("flsdesk.exchange")
 
 URL_SETTING = "upload_url"
 TOKEN_SETTING = "upload_token"

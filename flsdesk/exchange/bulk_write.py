@@ -4,7 +4,7 @@
 import must do both at once, all or nothing, so this module writes both kinds in a single
 transaction on the store's engine, under the store's one-writer lock. It reuses the store's own
 pieces: the derived columns come from ``flsdesk.store.records.derive`` (computed by the caller,
-see ``flsdesk.sync.importer``), the audit rows from ``flsdesk.store.audit``. Nothing here decides
+see ``flsdesk.exchange.importer``), the audit rows from ``flsdesk.store.audit``. Nothing here decides
 what is valid.
 """
 
@@ -22,7 +22,7 @@ from flsdesk.store import audit
 from flsdesk.store.records import dump_json, records_table
 from flsdesk.store.store import Store
 
-log = logging.getLogger("flsdesk.sync")
+log = logging.getLogger("flsdesk.exchange")
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]

@@ -73,8 +73,8 @@ def _fmt_date(value: Any) -> str:
 
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
-    from flsdesk.sync import export as ex
-    from flsdesk.sync.profiles import load_export_profile
+    from flsdesk.exchange import export as ex
+    from flsdesk.exchange.profiles import load_export_profile
 
     if args.since_last:
         scope = ex.Scope.since_last()
@@ -157,7 +157,7 @@ def _print_report(plan: Any) -> None:
 
 
 def run_upload(args: argparse.Namespace, ctx: Context) -> int:
-    from flsdesk.sync import upload as up
+    from flsdesk.exchange import upload as up
 
     path = Path(args.file).expanduser()
     if not path.is_file():
@@ -216,7 +216,7 @@ def _find_batch(batches: Any, store: Any, text: str) -> Any:
 def run_outbox(args: argparse.Namespace, ctx: Context) -> int:
     from datetime import date
 
-    from flsdesk.sync import batches
+    from flsdesk.exchange import batches
 
     if args.on is not None and args.mark_uploaded is None:
         raise CliError("--on goes with --mark-uploaded ID.", EXIT_USAGE)

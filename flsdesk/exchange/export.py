@@ -31,11 +31,11 @@ from flsdesk.dataset import Definition, Question, parse_iso_date
 from flsdesk.files import WriteError, atomic_write
 from flsdesk.rules import NEEDS_CORRECTION, applicability, problem_summary
 from flsdesk.store.store import Store
-from flsdesk.sync import batches
-from flsdesk.sync.optout import OptoutFields
-from flsdesk.sync.profiles import ExportProfile, load_export_profile
+from flsdesk.exchange import batches
+from flsdesk.exchange.optout import OptoutFields
+from flsdesk.exchange.profiles import ExportProfile, load_export_profile
 
-log = logging.getLogger("flsdesk.sync")
+log = logging.getLogger("flsdesk.exchange")
 
 HELD_NEEDS_CORRECTION = "Needs correction"  # only when the rules give no message (never seen)
 HELD_OPTED_OUT = "Opted out of the National Data Opt-out: never sent to the FLS-DB"

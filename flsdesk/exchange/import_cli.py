@@ -1,7 +1,7 @@
 """``flsdesk import FILE [--dry-run] [--skip-invalid]`` (see shared/spec/cli.md).
 
 The report goes to stdout and may quote bad values and NHS numbers (the user asked to see them);
-messages go to stderr; the log gets counts only (``flsdesk.sync.importer`` logs them).
+messages go to stderr; the log gets counts only (``flsdesk.exchange.importer`` logs them).
 
 Exit codes: 0 every row applied (or would be, with ``--dry-run``); 1 rows rejected (nothing
 applied, unless ``--skip-invalid``, which applies the valid rows and still exits 1); 2 the file
@@ -45,7 +45,7 @@ def _print(ctx: Context, text: str) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from flsdesk.datafiles import DataFileError
-    from flsdesk.sync import importer
+    from flsdesk.exchange import importer
 
     path = Path(args.file).expanduser()
     # Before unlocking: a mistyped file name should not cost a passphrase prompt.
