@@ -25,11 +25,11 @@ from pathlib import Path
 from bench.__main__ import Result
 from bench.caseload import Caseload
 from flsdesk.dataset import load_definitions
+from flsdesk.exchange.export import Scope, prepare, write
+from flsdesk.exchange.profiles import load_export_profile
 from flsdesk.paths import resolve
 from flsdesk.store.engine import connect
 from flsdesk.store.store import Store
-from flsdesk.exchange.export import Scope, prepare, write
-from flsdesk.exchange.profiles import load_export_profile
 
 BENCH_KEY = bytes(range(140, 172))  # throw-away key for a throw-away store
 RUNS = 5

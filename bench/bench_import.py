@@ -16,11 +16,11 @@ from typing import Any
 from bench.__main__ import Result
 from bench.caseload import Caseload
 from flsdesk.dataset import Definition, load_definitions, parse_iso_date
+from flsdesk.exchange import importer
+from flsdesk.exchange.profiles import load_export_profile
 from flsdesk.paths import resolve
 from flsdesk.rules import format_number
 from flsdesk.store.store import Store
-from flsdesk.exchange import importer
-from flsdesk.exchange.profiles import load_export_profile
 
 BENCH_KEY = bytes(range(100, 132))  # throw-away key for a throw-away store
 

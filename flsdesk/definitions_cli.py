@@ -11,8 +11,8 @@ from typing import Any
 from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
 from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find, read_toml, unrecognised_overrides
 from flsdesk.dataset import base_files, load_definitions, parse_definition
-from flsdesk.paths import AppPaths
 from flsdesk.exchange.profiles import check_export_profile, check_upload_profile
+from flsdesk.paths import AppPaths
 
 # kind -> a function that raises DataFileError on any problem and returns a one-line summary.
 # Later areas (export and upload profiles, KPI definitions) add theirs.

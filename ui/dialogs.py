@@ -28,10 +28,10 @@ from flsdesk import __version__
 from flsdesk import settings as settings_schema
 from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find
 from flsdesk.dataset import load_definitions
+from flsdesk.exchange import profiles
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
 from flsdesk.store.store import Store
-from flsdesk.exchange import profiles
 from flsdesk.wording import answer_for_people, moment_for_people, provisional_notes, question_label
 from flsdesk_ui.common import ok_cancel, read_only_table, reason_combo
 

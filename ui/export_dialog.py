@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk import settings as settings_schema
-from flsdesk.patient_list import format_nhs
-from flsdesk.store.store import Store
 from flsdesk.exchange import export as ex
 from flsdesk.exchange import upload as up
+from flsdesk.patient_list import format_nhs
+from flsdesk.store.store import Store
 from flsdesk_ui.common import ask_save_path, read_only_table
 from flsdesk_ui.rows_model import RowsModel
 

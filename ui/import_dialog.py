@@ -1,8 +1,9 @@
 """File → Import…: the dry-run report of an import file in a table, then Apply.
 
-Everything the import decides comes from ``flsdesk.exchange.importer`` (reading, matching, the rules,
-the one-transaction apply); this dialog only shows the plan and runs the work in a worker thread.
-The worker never touches a widget: it reports by signals, which Qt delivers on the GUI thread.
+Everything the import decides comes from ``flsdesk.exchange.importer`` (reading, matching, the
+rules, the one-transaction apply); this dialog only shows the plan and runs the work in a worker
+thread. The worker never touches a widget: it reports by signals, which Qt delivers on the GUI
+thread.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flsdesk.store.store import Store
 from flsdesk.exchange import importer
+from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.ui")
 

@@ -38,10 +38,10 @@ from PySide6.QtWidgets import (
 from flsdesk import followups, session
 from flsdesk import patient_list as pl
 from flsdesk.dataset import Definition
+from flsdesk.exchange import export
 from flsdesk.paths import AppPaths
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
-from flsdesk.exchange import export
 from flsdesk.wording import date_for_people, question_label
 from flsdesk_ui.common import read_only_table
 from flsdesk_ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog

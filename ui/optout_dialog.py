@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flsdesk.exchange import optout
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
-from flsdesk.exchange import optout
 from flsdesk_ui.common import ask_save_path, read_only_table
 from flsdesk_ui.export_dialog import WorkPanel, local_time
 from flsdesk_ui.rows_model import RowsModel

@@ -4,8 +4,8 @@
 import must do both at once, all or nothing, so this module writes both kinds in a single
 transaction on the store's engine, under the store's one-writer lock. It reuses the store's own
 pieces: the derived columns come from ``flsdesk.store.records.derive`` (computed by the caller,
-see ``flsdesk.exchange.importer``), the audit rows from ``flsdesk.store.audit``. Nothing here decides
-what is valid.
+see ``flsdesk.exchange.importer``), the audit rows from ``flsdesk.store.audit``.
+Nothing here decides what is valid.
 """
 
 from __future__ import annotations

@@ -28,12 +28,12 @@ from typing import Any, NamedTuple
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, Question, parse_iso_date
-from flsdesk.files import WriteError, atomic_write
-from flsdesk.rules import NEEDS_CORRECTION, applicability, problem_summary
-from flsdesk.store.store import Store
 from flsdesk.exchange import batches
 from flsdesk.exchange.optout import OptoutFields
 from flsdesk.exchange.profiles import ExportProfile, load_export_profile
+from flsdesk.files import WriteError, atomic_write
+from flsdesk.rules import NEEDS_CORRECTION, applicability, problem_summary
+from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
 

@@ -38,12 +38,12 @@ from sqlalchemy import Connection
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, DefinitionSet, Question, parse_iso_date
+from flsdesk.exchange import bulk_write
+from flsdesk.exchange.profiles import ExportProfile, load_export_profile
 from flsdesk.rules import Evaluation, applicability, evaluate, is_answered
 from flsdesk.store import audit
 from flsdesk.store.records import derive, normalise_answers
 from flsdesk.store.store import Store
-from flsdesk.exchange import bulk_write
-from flsdesk.exchange.profiles import ExportProfile, load_export_profile
 
 log = logging.getLogger("flsdesk.exchange")
 

@@ -32,11 +32,11 @@ from sqlalchemy import insert, select, update
 from flsdesk import conditions as cond
 from flsdesk import spreadsheet
 from flsdesk.dataset import Definition, parse_iso_date
+from flsdesk.exchange import batches
 from flsdesk.files import atomic_write
 from flsdesk.rules import applicability, nhs_number_valid
 from flsdesk.store.models import OptoutList
 from flsdesk.store.store import Store
-from flsdesk.exchange import batches
 
 log = logging.getLogger("flsdesk.exchange")
 

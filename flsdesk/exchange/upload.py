@@ -30,10 +30,10 @@ from urllib.parse import urlparse
 
 import requests
 
-from flsdesk.settings import is_this_computer
-from flsdesk.store.store import Store
 from flsdesk.exchange import batches
 from flsdesk.exchange.profiles import UploadProfile, load_upload_profile
+from flsdesk.settings import is_this_computer
+from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
 

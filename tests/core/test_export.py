@@ -14,10 +14,10 @@ import pytest
 from flsdesk import files as files_mod
 from flsdesk.datafiles import DataFileError, read_toml
 from flsdesk.definitions_cli import check_file
-from flsdesk.store.store import Store
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
 from flsdesk.exchange.profiles import load_export_profile, parse_export_profile
+from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     FakeClock,
     clock_fixture,

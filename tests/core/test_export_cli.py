@@ -9,8 +9,8 @@ import pytest
 
 from flsdesk import session
 from flsdesk.cli import main
-from flsdesk.paths import resolve
 from flsdesk.exchange import batches
+from flsdesk.paths import resolve
 from tests.core.conftest_records import nhs_number
 from tests.core.export_records import GOLDEN, golden_records, held_back_records
 

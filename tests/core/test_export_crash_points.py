@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from flsdesk.files import TEMP_PREFIX
-from flsdesk.store.store import Store
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
+from flsdesk.files import TEMP_PREFIX
+from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     TEST_USER,

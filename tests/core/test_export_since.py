@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flsdesk.store.store import Store
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
+from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     FakeClock,
     clock_fixture,

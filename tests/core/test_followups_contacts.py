@@ -20,10 +20,10 @@ from flsdesk import followups as fu
 from flsdesk.cli import EXIT_OK, main
 from flsdesk.datafiles import DataFileError
 from flsdesk.dataset import DefinitionSet, load_definitions, parse_definition
+from flsdesk.exchange import export as ex
 from flsdesk.paths import AppPaths, bundled_resources, resolve
 from flsdesk.store import keys
 from flsdesk.store.store import Store
-from flsdesk.exchange import export as ex
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_USER,
     TODAY,

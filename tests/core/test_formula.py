@@ -13,10 +13,10 @@ import pytest
 
 from flsdesk import session, spreadsheet
 from flsdesk.cli import main
-from flsdesk.paths import resolve
-from flsdesk.store.store import Store
 from flsdesk.exchange import export as ex
 from flsdesk.exchange import optout as oo
+from flsdesk.paths import resolve
+from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     clock_fixture,
     complete_answers,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flsdesk.store.store import Store
 from flsdesk.exchange import batches, importer
 from flsdesk.exchange import export as ex
+from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     FakeClock,
@@ -431,8 +431,8 @@ def test_line_numbers_count_quoted_line_breaks(store: Store, tmp_path: Path) -> 
 def test_export_import_export_gives_the_same_bytes(
     store: Store, tmp_path: Path, clock: FakeClock, style: str
 ) -> None:
-    from flsdesk.paths import resolve
     from flsdesk.exchange.profiles import load_export_profile
+    from flsdesk.paths import resolve
 
     add_golden(store)
     profile = load_export_profile().with_header_style(style)

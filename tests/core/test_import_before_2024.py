@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from flsdesk import cli, session
+from flsdesk.exchange import importer
 from flsdesk.paths import resolve
 from flsdesk.store.store import Store
-from flsdesk.exchange import importer
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     FakeClock,

@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from flsdesk.paths import resolve
-from flsdesk.store.store import Store
 from flsdesk.exchange import importer
 from flsdesk.exchange.profiles import load_export_profile
+from flsdesk.paths import resolve
+from flsdesk.store.store import Store
 from tests.core.conftest_records import TEST_KEY, TEST_USER, FakeClock, complete_answers
 from tests.core.import_helpers import NHS_A, NHS_B, base_row, cells_from_answers, header
 

@@ -14,9 +14,9 @@ import pytest
 
 from flsdesk import files, session
 from flsdesk.cli import main
-from flsdesk.paths import AppPaths, resolve
 from flsdesk.exchange import batches
 from flsdesk.exchange import optout as oo
+from flsdesk.paths import AppPaths, resolve
 from tests.core.conftest_records import complete_answers, nhs_number
 from tests.core.export_records import golden_records
 

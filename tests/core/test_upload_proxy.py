@@ -19,11 +19,11 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from flsdesk import settings
-from flsdesk.store.store import Store
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
 from flsdesk.exchange import upload as up
 from flsdesk.exchange.profiles import load_upload_profile
+from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     clock_fixture,
     paths_fixture,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from flsdesk.exchange import importer
 from flsdesk.store.records import SaveConflict, records_table, three_way
 from flsdesk.store.store import Store
-from flsdesk.exchange import importer
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_USER,
     FakeClock,

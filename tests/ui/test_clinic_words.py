@@ -11,11 +11,11 @@ from PySide6.QtWidgets import QPlainTextEdit, QTableView, QWizard
 
 from flsdesk import session
 from flsdesk.store import keys
-from tests.ui.conftest import PASSPHRASE
 from flsdesk_ui.dialogs import AboutDialog, AuditDialog
 from flsdesk_ui.main_window import MainWindow
 from flsdesk_ui.unlock import UnlockDialog
 from flsdesk_ui.wizard import SetupWizard
+from tests.ui.conftest import PASSPHRASE
 
 RECORD = {
     "1.01": "9434765919",

@@ -12,11 +12,11 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from flsdesk import session
-from flsdesk.paths import resolve
 from flsdesk.exchange import batches
-from tests.core.export_records import golden_records, held_back_records
+from flsdesk.paths import resolve
 from flsdesk_ui.export_dialog import ExportDialog
 from flsdesk_ui.main_window import MainWindow
+from tests.core.export_records import golden_records, held_back_records
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -9,12 +9,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView
 
 from flsdesk import session
-from flsdesk.paths import resolve
 from flsdesk.exchange import batches
-from tests.core.export_records import golden_records, held_back_records
+from flsdesk.paths import resolve
 from flsdesk_ui.export_dialog import ExportDialog
 from flsdesk_ui.optout_dialog import OptoutDialog
 from flsdesk_ui.outbox_view import OutboxPage
+from tests.core.export_records import golden_records, held_back_records
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -22,10 +22,10 @@ from flsdesk import followups as fu
 from flsdesk import session
 from flsdesk.logs import setup_logging
 from flsdesk.paths import resolve
-from tests.ui.test_followups_view import Driver, click_ok
 from flsdesk_ui.followups_view import FollowupsPage
 from flsdesk_ui.form.call_history import CallHistory
 from flsdesk_ui.main_window import MainWindow
+from tests.ui.test_followups_view import Driver, click_ok
 
 PASSPHRASE = "correct horse battery staple"
 SERVICE = "Northtown FLS"

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QLineEdit, QListW
 
 from flsdesk.rules import COMPLETE, NEEDS_CORRECTION
 from flsdesk.store.store import Store
-from tests.ui.conftest import StoreBox
 from flsdesk_ui.form.builder import LOCAL_NOTE
 from flsdesk_ui.form.widgets import NO_LONGER_OFFERED
 from flsdesk_ui.form.window import RecordWindow
+from tests.ui.conftest import StoreBox
 
 NHS = "9434765919"  # NHS Digital's own example number (valid Modulus 11)
 

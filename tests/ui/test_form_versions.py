@@ -19,11 +19,11 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QRadioButton, QWidget
 
 from flsdesk.store.store import Store
-from tests.core.import_helpers import cells_from_answers, write_csv
-from tests.ui.conftest import PASSPHRASE
 from flsdesk_ui.form.conflict import ConflictDialog
 from flsdesk_ui.form.window import RecordWindow
 from flsdesk_ui.main_window import MainWindow
+from tests.core.import_helpers import cells_from_answers, write_csv
+from tests.ui.conftest import PASSPHRASE
 
 REPO = Path(__file__).resolve().parents[2]
 RECORD = {

@@ -9,10 +9,10 @@ from PySide6.QtWidgets import QApplication, QWidget
 from flsdesk import session
 from flsdesk.exchange.batches import mark_uploaded
 from flsdesk.exchange.export import Scope, export
-from tests.ui.conftest import PASSPHRASE, StoreBox
 from flsdesk_ui.app import relock_prompt
 from flsdesk_ui.main_window import MainWindow
 from flsdesk_ui.unlock import UnlockDialog
+from tests.ui.conftest import PASSPHRASE, StoreBox
 
 RECORD = {
     "1.01": "9434765919",

@@ -10,9 +10,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from flsdesk import session
+from flsdesk.exchange import importer
 from flsdesk.paths import resolve
 from flsdesk.store.store import Store
-from flsdesk.exchange import importer
+from flsdesk_ui.import_dialog import ImportDialog
 from tests.core.import_helpers import (
     NHS_A,
     NHS_B,
@@ -21,7 +22,6 @@ from tests.core.import_helpers import (
     unique_nhs_numbers,
     write_csv,
 )
-from flsdesk_ui.import_dialog import ImportDialog
 
 PASSPHRASE = "correct horse battery staple"
 WAIT_MS = 30_000

@@ -40,11 +40,11 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk.dataset import Definition
+from flsdesk.exchange.export import was_exported
 from flsdesk.hidden_notes import hidden_notes
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
 from flsdesk.store.records import Conflict, SaveResult
 from flsdesk.store.store import Store
-from flsdesk.exchange.export import was_exported
 from flsdesk_ui.form import call_history, values
 from flsdesk_ui.form.builder import (
     ERROR_COLOUR,
