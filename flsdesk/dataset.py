@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from flsdesk import conditions as cond
+from flsdesk.answers import Codec, QuestionType, codec_for, parse_iso_date
 from flsdesk.datafiles import DataFile, DataFileError, Problems, find, read_toml
 from flsdesk.paths import AppPaths
 
-QUESTION_TYPES = ("nhs", "date", "single", "multi", "number", "text")
+QUESTION_TYPES = tuple(QuestionType)
 SEVERITIES = ("error", "warning")
 
 _TOP_KEYS = {
@@ -155,7 +155,7 @@ class Question:
     key: str  # the number ("1.11") or, for a local-only field, its name ("hospital_number")
     label: str
     tab: str
-    type: str
+    type: QuestionType
     local: bool = False
     short_name: str | None = None
     answers: tuple[Answer, ...] = ()
@@ -183,6 +183,11 @@ class Question:
     def object_name(self) -> str:
         """The widget name the form, screen readers and tests find it by."""
         return f"local_{self.key}" if self.local else "q_" + self.key.replace(".", "_")
+
+    @cached_property
+    def codec(self) -> Codec:
+        """How this question's answers are typed, shown, imported and exported."""
+        return codec_for(self)
 
     @cached_property
     def answers_by_label(self) -> dict[str, Answer]:
@@ -313,22 +318,6 @@ class Definition:
                 return None
             values.append(f"{key}={value}")
         return "|".join(values)
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def parse_iso_date(value: Any) -> date | None:
-    """A stored date answer as a date, or None for anything else (never raises).
-
-    Only YYYY-MM-DD: ``date.fromisoformat`` also takes week dates such as 2025-W02-1.
-    """
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,7 +486,8 @@ def _parse_question(
         key=key,
         label=str(raw.get("label", "")),
         tab=str(raw.get("tab", "")),
-        type=str(qtype),
+        # A bad type is reported above; the file is refused, the object only needs building.
+        type=QuestionType(qtype) if qtype in QUESTION_TYPES else QuestionType.TEXT,
         local=local,
         short_name=None if local else str(raw.get("short_name", "")),
         answers=answers,
