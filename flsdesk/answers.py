@@ -173,6 +173,65 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+# ---------------------------------------------------------------------------------------------
+# Typed text → stored value (the form never refuses: unreadable text is kept as typed)
+# ---------------------------------------------------------------------------------------------
+
+
+def nhs_from_text(text: str, special_answers: tuple[str, ...] = ()) -> str | None:
+    """Digits without the spaces people type (``943 476 5919``); a special answer such as
+    OVERSEAS in any case; anything else kept as typed (minus surrounding spaces)."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    return _special(stripped, special_answers) or nhs_digits(stripped) or stripped
+
+
+def date_from_text(text: str, special_answers: tuple[str, ...] = ()) -> str | None:
+    """ISO ``YYYY-MM-DD`` for a real date typed as dd/mm/yyyy; a special answer by its label
+    (any case); ``None`` for blank; anything else as typed (the rules make it an error)."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    special = _special(stripped, special_answers)
+    if special is not None:
+        return special
+    match = _DMY.match(stripped)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            return stripped  # 31/02/2024: kept as typed, reported by the rules
+    # Anything else, an ISO date pasted from elsewhere included, is kept as typed.
+    return stripped
+
+
+def number_from_text(text: str) -> int | float | str | None:
+    """An int when no decimals were typed, a float otherwise; blank is ``None``; text that is
+    not a number is kept as typed (the rules report "must be a number")."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    number = parse_number(stripped)
+    return stripped if number is None else number
+
+
+def text_from_text(text: str, multiline: bool) -> str | None:
+    """Single-line text loses surrounding spaces; notes keep their layout but not trailing
+    blank lines."""
+    value = text.rstrip() if multiline else text.strip()
+    return value or None
+
+
+def number_for_people(value: Any) -> str:
+    if value is None:
+        return ""
+    if not is_number(value):
+        return str(value)
+    return format_number(value)
+
+
 @lru_cache(maxsize=100_000)
 def _date_from_cell(text: str, formats: tuple[str, ...]) -> str | None:
     # An export of 50,000 records repeats the same few hundred dates: parse each once.
@@ -268,10 +327,7 @@ class NhsCodec(Codec):
     check_kind = "nhs_number"
 
     def from_text(self, text: str) -> Any:
-        stripped = text.strip()
-        if not stripped:
-            return None
-        return _special(stripped, self.question.special_answers) or nhs_digits(stripped) or stripped
+        return nhs_from_text(text, self.question.special_answers)
 
     def to_text(self, value: Any) -> str:
         return nhs_for_people(value)
@@ -302,21 +358,7 @@ class DateCodec(Codec):
     check_kind = "valid_date"
 
     def from_text(self, text: str) -> Any:
-        stripped = text.strip()
-        if not stripped:
-            return None
-        special = _special(stripped, self.question.special_answers)
-        if special is not None:
-            return special
-        match = _DMY.match(stripped)
-        if match:
-            day, month, year = (int(g) for g in match.groups())
-            try:
-                return date(year, month, day).isoformat()
-            except ValueError:
-                return stripped  # 31/02/2024: kept as typed, reported by the rules
-        # Anything else, an ISO date pasted from elsewhere included, is kept as typed.
-        return stripped
+        return date_from_text(text, self.question.special_answers)
 
     def to_text(self, value: Any) -> str:
         return "" if value is None else date_for_people(value)
@@ -342,18 +384,10 @@ class NumberCodec(Codec):
     check_kind = "number"
 
     def from_text(self, text: str) -> Any:
-        stripped = text.strip()
-        if not stripped:
-            return None
-        number = parse_number(stripped)
-        return stripped if number is None else number
+        return number_from_text(text)
 
     def to_text(self, value: Any) -> str:
-        if value is None:
-            return ""
-        if not is_number(value):
-            return str(value)
-        return format_number(value)
+        return number_for_people(value)
 
     def from_cell(self, text: str, style: CsvStyle) -> CellResult:
         number = parse_number(text, style.decimal_mark)
@@ -386,9 +420,7 @@ class TextCodec(Codec):
     check_kind = "text_kind"
 
     def from_text(self, text: str) -> Any:
-        # Notes keep their layout but not trailing blank lines.
-        value = text.rstrip() if self.question.multiline else text.strip()
-        return value or None
+        return text_from_text(text, self.question.multiline)
 
     def well_formed(self, value: Any) -> bool:
         return isinstance(value, str)

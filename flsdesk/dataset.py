@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flsdesk import conditions as cond
-from flsdesk.answers import Codec, QuestionType, codec_for, parse_iso_date
+from flsdesk.answers import Codec, QuestionType, codec_for, date_for_people, parse_iso_date
 from flsdesk.datafiles import DataFile, DataFileError, Problems, find, read_toml
 from flsdesk.paths import AppPaths
 
@@ -1015,7 +1015,7 @@ class DefinitionSet:
                 raise DataFileError(
                     d.path,
                     [
-                        f"applies from {d.applies_from:%d/%m/%Y}, the same date as "
+                        f"applies from {date_for_people(d.applies_from)}, the same date as "
                         f"{seen[d.applies_from].path.name}: one of them must go"
                     ],
                 )
