@@ -35,6 +35,8 @@ from flsdesk.dataset.model import (
 )
 from flsdesk.paths import AppPaths
 
+_CHOICE = (QuestionType.SINGLE, QuestionType.MULTI)
+
 _TOP_KEYS = {
     "kind",
     "id",
@@ -273,23 +275,23 @@ def _parse_question(
             answers = _parse_answers(lists[name], where, problems, lists)
     elif "answers" in raw:
         answers = _parse_answers(raw["answers"], where, problems, lists)
-    if qtype in ("single", "multi") and not answers and "answer_list" not in raw:
+    if qtype in _CHOICE and not answers and "answer_list" not in raw:
         problems.add(where, f"a {qtype} question needs an answer list ('answers' or 'answer_list')")
-    if qtype not in ("single", "multi") and answers:
+    if qtype not in _CHOICE and answers:
         problems.add(where, f"a {qtype} question takes no answer list")
-    if qtype != "multi" and any(a.exclusive for a in answers):
+    if qtype != QuestionType.MULTI and any(a.exclusive for a in answers):
         problems.add(where, "only a multi question can have exclusive answers")
     special = raw.get("special_answers", [])
     if not isinstance(special, list) or not all(isinstance(s, str) for s in special):
         problems.add(where, "'special_answers' must be a list of texts")
         special = []
-    elif special and qtype not in ("nhs", "date"):
+    elif special and qtype not in (QuestionType.NHS, QuestionType.DATE):
         problems.add(where, "'special_answers' only make sense for nhs and date questions")
     low = _number(raw.get("min"), "min", where, problems)
     high = _number(raw.get("max"), "max", where, problems)
     if low is not None and high is not None and low > high:
         problems.add(where, f"min {low} is above max {high}")
-    if (low is not None or high is not None or "precision" in raw) and qtype != "number":
+    if (low is not None or high is not None or "precision" in raw) and qtype != QuestionType.NUMBER:
         problems.add(where, "min, max and precision are for number questions")
     precision = raw.get("precision")
     if precision is not None and (
@@ -356,11 +358,11 @@ def _check_condition_refs(
             tags = set().union(*(a.tags for a in q.answers)) if q.answers else set()
             for tag in sorted(test.operand - tags):
                 problems.add(where, f"no answer of question {q.key} has the tag '{tag}'")
-        elif test.operator in cond.COMPARISONS and q.type != "number":
+        elif test.operator in cond.COMPARISONS and q.type != QuestionType.NUMBER:
             problems.add(where, f"compares question {q.key}, which is not a number question")
     for c2 in _days_since(c):
         q = questions.get(c2.question)
-        if q is not None and q.type != "date":
+        if q is not None and q.type != QuestionType.DATE:
             problems.add(where, f"days_since needs a date question; {q.key} is {q.type}")
 
 
@@ -524,7 +526,7 @@ def _parse_followup_end(
                 p.add(where, f"names question {key}, which does not exist")
             elif q.local:
                 p.add(where, f"{key} is a local field; ending follow-up answers dataset questions")
-            elif q.type != "single":
+            elif q.type != QuestionType.SINGLE:
                 p.add(where, f"question {key} is not a single-answer question")
             elif not isinstance(label, str) or q.answer(label) is None:
                 p.add(where, f"'{label}' is not an answer of question {key}")

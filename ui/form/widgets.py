@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flsdesk.answers import QuestionType
 from flsdesk.dataset import Question, parse_iso_date
 from flsdesk_ui.form import values
 
@@ -541,15 +542,15 @@ class MultiInput(QuestionInput):
 
 def input_for(question: Question, parent: QWidget | None = None) -> QuestionInput:
     """The input class for a question's type (the one place that maps types to widgets)."""
-    if question.type == "nhs":
+    if question.type == QuestionType.NHS:
         return NhsInput(question, parent)
-    if question.type == "date":
+    if question.type == QuestionType.DATE:
         return DateInput(question, parent)
-    if question.type == "number":
+    if question.type == QuestionType.NUMBER:
         return NumberInput(question, parent)
-    if question.type == "single":
+    if question.type == QuestionType.SINGLE:
         return SingleInput(question, parent)
-    if question.type == "multi":
+    if question.type == QuestionType.MULTI:
         return MultiInput(question, parent)
     if question.multiline:
         return MultilineInput(question, parent)
