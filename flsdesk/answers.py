@@ -243,6 +243,11 @@ def _date_from_cell(text: str, formats: tuple[str, ...]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _aliases(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return dict(pairs)
+
+
 # ---------------------------------------------------------------------------------------------
 # CSV style: what a profile says about cells
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +327,10 @@ class Codec:
         """The type check: is an answered value in this type's stored form?"""
         return True
 
+    def offered(self, value: Any) -> list[Any]:
+        """The stored values that are not in this type's stored form (empty when all are)."""
+        return [] if self.well_formed(value) else [value]
+
 
 class NhsCodec(Codec):
     check_kind = "nhs_number"
@@ -395,10 +404,11 @@ class NumberCodec(Codec):
 
     def to_cell(self, value: Any, style: CsvStyle) -> str:
         if isinstance(value, str):
+            text: str = value
             try:
-                value = float(value)
+                value = float(text)
             except ValueError:
-                return value
+                return text
         if isinstance(value, bool) or not isinstance(value, int | float):
             return str(value)
         precision = self.question.precision
@@ -458,7 +468,7 @@ class ChoiceCodec(Codec):
 
     def _label(self, text: str, style: CsvStyle) -> str | None:
         table = self._lookup(style)
-        alias = dict(style.answer_aliases).get(text) if style.answer_aliases else None
+        alias = _aliases(style.answer_aliases).get(text) if style.answer_aliases else None
         if alias is not None and _norm(alias) in table:
             return table[_norm(alias)]
         return table.get(_norm(text))

@@ -732,7 +732,7 @@ def _check_references(
 def _parse_roles(
     data: Mapping[str, Any], questions: Mapping[str, Question], p: Problems
 ) -> Mapping[str, Any]:
-    roles = data.get("roles", {})
+    roles: Mapping[str, Any] = data.get("roles", {})
     if not isinstance(roles, Mapping):
         p.add("roles", "must be a table")
         roles = {}
