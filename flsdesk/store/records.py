@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, select
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, DefinitionSet, parse_iso_date
 from flsdesk.rules import Evaluation, evaluate, is_answered
+from flsdesk.store.errors import StoreError
 from flsdesk.store.models import Record
 
 DELETE_REASONS: tuple[str, ...] = (
@@ -261,6 +262,42 @@ class BatchHooks(StoreHooks):
 # ---------------------------------------------------------------------------------------------
 # Derived columns
 # ---------------------------------------------------------------------------------------------
+
+
+# Part of the store's definitions fingerprint: raise it when derive() or the rules' code starts
+# computing something else from the same answers and definitions, so every store re-derives.
+DERIVATION_VERSION = 1
+
+# The columns derive() fills, in the order of the records table.
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "dataset_id",
+    "nhs_number",
+    "diagnosed",
+    "date_of_birth",
+    "gender",
+    "site",
+    "name",
+    "hospital_number",
+    "match_key",
+    "status",
+    "has_errors",
+    "missing_count",
+    "followup_applies",
+    "fu16_closed",
+    "fu52_closed",
+    "followup_ended",
+    "bone_therapy",
+    "bone_therapy_drug",
+    "evaluated_on",
+)
+
+
+def answers_from_json(text: str) -> dict[str, Any]:
+    """A record's stored answers document."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise StoreError("A record in the store is damaged (its answers are not a document).")
+    return value
 
 
 def _text(value: Any) -> str | None:

@@ -1,0 +1,178 @@
+"""Re-deriving every live record when the definitions it was derived with are no longer in use.
+
+The derived columns of ``records`` (dataset version, status, errors, missing count, match key,
+patient columns, follow-up flags, bone therapy) are what the patient list, the counts, the
+worklist and the export's hold-back read. They are computed by the rules from the dataset
+definition files, so the store keeps a fingerprint of those files (and of the derivation code's
+own version) in its ``meta`` table; at open a different fingerprint means every live record is
+derived again, in one transaction with the new fingerprint: a crash part-way leaves the old
+values and the old fingerprint, and the next open starts again.
+
+What the fingerprint covers, and why only that: the dataset files in use (bundled and override,
+each as merged with the file it is ``based_on``) and ``DERIVATION_VERSION``. The export and
+upload profiles change no column of ``records`` (the export keys its own row cache on the
+profile), so a corrected profile never costs a re-derivation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from flsdesk.dataset import DefinitionSet
+from flsdesk.store import settings as settings_mod
+from flsdesk.store.models import Meta
+from flsdesk.store.records import (
+    DERIVATION_VERSION,
+    DERIVED_COLUMNS,
+    Evaluator,
+    StoreHooks,
+    answers_from_json,
+    records_table,
+)
+
+# meta key holding the fingerprint the live records were last derived with
+FINGERPRINT_KEY = "definitions_fingerprint"
+# Where stores made before the fingerprint kept a digest (a setting); dropped on re-derivation.
+LEGACY_DIGEST_SETTING = "definitions_digest"
+CHUNK = 500
+
+Progress = Callable[[int, int], None]  # (records done, records to do)
+
+
+@dataclass(frozen=True)
+class Rederived:
+    """What one re-derivation did, for the caller to say once."""
+
+    total: int  # live records derived again
+    changed_status: int  # of those, how many have another status now
+    changed_missing: int  # ... another missing-question count
+    changed_key: int  # ... another match key
+
+    def message(self) -> str:
+        noun = "record" if self.changed_status == 1 else "records"
+        return f"The dataset definition changed: {self.changed_status} {noun} changed status"
+
+
+def fingerprint(definitions: DefinitionSet) -> str:
+    """The one place that reads the definitions' digest (it lives on the definition objects)."""
+    text = f"derivation {DERIVATION_VERSION}\n{definitions.digest}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stored_fingerprint(conn: Connection) -> str | None:
+    value = conn.execute(select(Meta.value).where(Meta.key == FINGERPRINT_KEY)).scalar()
+    return None if value is None else str(value)
+
+
+def write_fingerprint(conn: Connection, value: str) -> None:
+    table = Meta.__table__
+    changed = conn.execute(
+        update(table).where(table.c.key == FINGERPRINT_KEY).values(value=value)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(table), [{"key": FINGERPRINT_KEY, "value": value}])
+    settings_mod.set_(conn, LEGACY_DIGEST_SETTING, None)
+
+
+def rederive_all(
+    conn: Connection, evaluator: Evaluator, progress: Progress | None = None
+) -> Rederived:
+    """Derive every live record again inside the caller's transaction.
+
+    Duplicate and re-fracture checks read the other records' stored key, NHS number and
+    diagnosis date, which this very pass is changing; so the records whose neighbours moved
+    (same old or new key, same old or new NHS number) are evaluated once more at the end,
+    against the finished columns. ``progress`` may see its total grow once, for that pass.
+    """
+    t = records_table.c
+    before = {
+        row.id: row
+        for row in conn.execute(
+            select(t.id, t.status, t.missing_count, t.match_key)
+            .where(t.deleted_at.is_(None))
+            .order_by(t.id)
+        )
+    }
+    ids = list(before)
+    total = len(ids)
+    moved_keys: set[str] = set()
+    moved_patients: set[str] = set()
+
+    def watch(row: Any, derived: dict[str, Any]) -> None:
+        if derived["match_key"] != row.match_key:
+            moved_keys.update(k for k in (row.match_key, derived["match_key"]) if k)
+        if (derived["nhs_number"], derived["diagnosed"]) != (row.nhs_number, row.diagnosed):
+            moved_patients.update(n for n in (row.nhs_number, derived["nhs_number"]) if n)
+
+    if progress:
+        progress(0, total)
+    done = 0
+    for chunk in _chunks(ids):
+        reevaluate(conn, evaluator, chunk, watch)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    if moved_keys or moved_patients:
+        again = [
+            row.id
+            for row in conn.execute(
+                select(t.id, t.match_key, t.nhs_number).where(t.deleted_at.is_(None))
+            )
+            if row.match_key in moved_keys or row.nhs_number in moved_patients
+        ]
+        total += len(again)
+        for chunk in _chunks(again):
+            reevaluate(conn, evaluator, chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    status = missing = key = 0
+    for row in conn.execute(
+        select(t.id, t.status, t.missing_count, t.match_key).where(t.deleted_at.is_(None))
+    ):
+        old = before.get(row.id)
+        if old is None:
+            continue
+        status += old.status != row.status
+        missing += old.missing_count != row.missing_count
+        key += old.match_key != row.match_key
+    return Rederived(len(ids), status, missing, key)
+
+
+def reevaluate(
+    conn: Connection,
+    evaluator: Evaluator,
+    ids: Sequence[int],
+    watch: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> None:
+    """Update the derived columns of these records where they differ; nobody edited them, so
+    no audit entry and no new version."""
+    hooks = StoreHooks(conn)
+    t = records_table.c
+    for chunk in _chunks(ids):
+        rows = conn.execute(select(records_table).where(t.id.in_(chunk))).all()
+        updates = []
+        for row in rows:
+            _, derived = evaluator.evaluate(answers_from_json(row.answers), hooks, row.id)
+            if watch is not None:
+                watch(row, derived)
+            current = row._mapping
+            if any(current[k] != v for k, v in derived.items()):
+                updates.append({"rid": row.id, **{f"v_{k}": v for k, v in derived.items()}})
+        if updates:
+            conn.execute(
+                update(records_table)
+                .where(t.id == bindparam("rid"))
+                .values({name: bindparam(f"v_{name}") for name in DERIVED_COLUMNS}),
+                updates,
+            )
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
