@@ -57,6 +57,10 @@ class Rederived:
         noun = "record" if self.changed_status == 1 else "records"
         return f"The dataset definition changed: {self.changed_status} {noun} changed status"
 
+    def notice(self) -> str | None:
+        """The sentence to tell the user, once; None for a store with no records to speak of."""
+        return self.message() if self.total else None
+
 
 def fingerprint(definitions: DefinitionSet) -> str:
     """The one place that reads the definitions' digest (it lives on the definition objects)."""
