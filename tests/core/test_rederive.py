@@ -24,8 +24,8 @@ from flsdesk.dataset import load_definitions
 from flsdesk.paths import AppPaths, bundled_resources, resolve
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.models import Meta
-from flsdesk.store.rederive import FINGERPRINT_KEY, Rederived, fingerprint
 from flsdesk.store.records import DERIVED_COLUMNS, records_table
+from flsdesk.store.rederive import FINGERPRINT_KEY, Rederived, fingerprint
 from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
@@ -55,8 +55,8 @@ def corrected_v3(paths: AppPaths) -> Path:
     text = _replace_once(text, 'primary = ["1.01", "1.09"]', 'primary = ["1.01", "1.02"]')
     text = _replace_once(
         text,
-        "provisional_answers = true\n\n[[questions]]\nnumber = \"1.11\"",
-        "provisional_answers = true\nlite = true\n\n[[questions]]\nnumber = \"1.11\"",
+        'provisional_answers = true\n\n[[questions]]\nnumber = "1.11"',
+        'provisional_answers = true\nlite = true\n\n[[questions]]\nnumber = "1.11"',
     )
     text = _replace_once(
         text,
@@ -78,9 +78,7 @@ def recent(nhs: str, therapy: list[str]) -> dict[str, Any]:
 
 def derived(store: Store, record_id: int) -> dict[str, Any]:
     with store.engine.connect() as conn:
-        row = conn.execute(
-            select(records_table).where(records_table.c.id == record_id)
-        ).one()
+        row = conn.execute(select(records_table).where(records_table.c.id == record_id)).one()
     return {k: row._mapping[k] for k in DERIVED_COLUMNS}
 
 
@@ -298,7 +296,8 @@ def test_kill_9_mid_re_derivation_leaves_the_old_values_and_the_next_open_redoes
     )
     try:
         line = child.stdout.readline() if child.stdout else ""
-        assert line.startswith("mid 1000 1600"), line + (child.stderr.read() if child.stderr else "")
+        problem = child.stderr.read() if child.stderr and not line else ""
+        assert line.startswith("mid 1000 1600"), line + problem
         child.send_signal(signal.SIGKILL)
     finally:
         child.kill()
