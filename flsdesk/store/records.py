@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, select
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, DefinitionSet, parse_iso_date
-from flsdesk.rules import Evaluation, evaluate, is_answered
+from flsdesk.rules import Evaluation, RecordHooks, evaluate, is_answered
 from flsdesk.store.errors import StoreError
 from flsdesk.store.models import Record
 
@@ -353,7 +353,7 @@ class Evaluator:
     def evaluate(
         self,
         answers: Mapping[str, Any],
-        hooks: StoreHooks | None,
+        hooks: RecordHooks | None,
         record_id: int | None,
         today: date | None = None,
     ) -> tuple[Evaluation, dict[str, Any]]:

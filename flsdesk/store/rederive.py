@@ -17,13 +17,16 @@ profile), so a corrected profile never costs a re-derivation.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from flsdesk.dataset import DefinitionSet
+from flsdesk.rules import RecordHooks
 from flsdesk.store import settings as settings_mod
 from flsdesk.store.models import Meta
 from flsdesk.store.records import (
@@ -83,6 +86,57 @@ def write_fingerprint(conn: Connection, value: str) -> None:
     settings_mod.set_(conn, LEGACY_DIGEST_SETTING, None)
 
 
+class LiveIndex:
+    """The rules' look-ups at other records (``RecordHooks``), answered from memory: every live
+    record's key, NHS number and diagnosis date, read once and kept up to date as records are
+    derived again. Asked of SQL, two look-ups per record cost more than the evaluation itself.
+
+    Answers exactly as ``StoreHooks`` does over the same rows (the tests compare them).
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._by_key: dict[str, set[int]] = defaultdict(set)
+        self._by_patient: dict[str, dict[int, date]] = defaultdict(dict)
+        self._of: dict[int, tuple[str | None, str | None, date | None]] = {}
+        t = records_table.c
+        query = select(t.id, t.match_key, t.nhs_number, t.diagnosed).where(t.deleted_at.is_(None))
+        for row in conn.execute(query):
+            self.move(row.id, row.match_key, row.nhs_number, row.diagnosed)
+
+    def move(
+        self, record_id: int, key: str | None, nhs_number: str | None, diagnosed: date | None
+    ) -> None:
+        """The record's columns are now these (its new derivation)."""
+        old = self._of.get(record_id)
+        if old is not None:
+            if old[0] is not None:
+                self._by_key[old[0]].discard(record_id)
+            if old[1] is not None:
+                self._by_patient[old[1]].pop(record_id, None)
+        self._of[record_id] = (key, nhs_number, diagnosed)
+        if key is not None:
+            self._by_key[key].add(record_id)
+        if nhs_number is not None and diagnosed is not None:
+            self._by_patient[nhs_number][record_id] = diagnosed
+
+    def ids_with(self, keys: set[str], patients: set[str]) -> list[int]:
+        return sorted(i for i, (key, nhs, _) in self._of.items() if key in keys or nhs in patients)
+
+    def same_key(self, key: str, record_id: int | None) -> list[int]:
+        return sorted(i for i in self._by_key.get(key, ()) if i != record_id)
+
+    def earlier_same_patient(
+        self, nhs_number: str, diagnosed: date, days: int, record_id: int | None
+    ) -> list[int]:
+        low = diagnosed - timedelta(days=days)
+        found = [
+            (d, i)
+            for i, d in self._by_patient.get(nhs_number, {}).items()
+            if i != record_id and low < d < diagnosed
+        ]
+        return [i for _, i in sorted(found)]
+
+
 def rederive_all(
     conn: Connection, evaluator: Evaluator, progress: Progress | None = None
 ) -> Rederived:
@@ -106,32 +160,29 @@ def rederive_all(
     total = len(ids)
     moved_keys: set[str] = set()
     moved_patients: set[str] = set()
+    index = LiveIndex(conn)
 
     def watch(row: Any, derived: dict[str, Any]) -> None:
-        if derived["match_key"] != row.match_key:
-            moved_keys.update(k for k in (row.match_key, derived["match_key"]) if k)
-        if (derived["nhs_number"], derived["diagnosed"]) != (row.nhs_number, row.diagnosed):
-            moved_patients.update(n for n in (row.nhs_number, derived["nhs_number"]) if n)
+        key, nhs, diagnosed = derived["match_key"], derived["nhs_number"], derived["diagnosed"]
+        if key != row.match_key:
+            moved_keys.update(k for k in (row.match_key, key) if k)
+        if (nhs, diagnosed) != (row.nhs_number, row.diagnosed):
+            moved_patients.update(n for n in (row.nhs_number, nhs) if n)
+        index.move(row.id, key, nhs, diagnosed)
 
     if progress:
         progress(0, total)
     done = 0
     for chunk in _chunks(ids):
-        reevaluate(conn, evaluator, chunk, watch)
+        reevaluate(conn, evaluator, chunk, watch, index)
         done += len(chunk)
         if progress:
             progress(done, total)
     if moved_keys or moved_patients:
-        again = [
-            row.id
-            for row in conn.execute(
-                select(t.id, t.match_key, t.nhs_number).where(t.deleted_at.is_(None))
-            )
-            if row.match_key in moved_keys or row.nhs_number in moved_patients
-        ]
+        again = index.ids_with(moved_keys, moved_patients)
         total += len(again)
         for chunk in _chunks(again):
-            reevaluate(conn, evaluator, chunk)
+            reevaluate(conn, evaluator, chunk, hooks=index)
             done += len(chunk)
             if progress:
                 progress(done, total)
@@ -153,10 +204,11 @@ def reevaluate(
     evaluator: Evaluator,
     ids: Sequence[int],
     watch: Callable[[Any, dict[str, Any]], None] | None = None,
+    hooks: RecordHooks | None = None,
 ) -> None:
     """Update the derived columns of these records where they differ; nobody edited them, so
     no audit entry and no new version."""
-    hooks = StoreHooks(conn)
+    hooks = hooks or StoreHooks(conn)
     t = records_table.c
     for chunk in _chunks(ids):
         rows = conn.execute(select(records_table).where(t.id.in_(chunk))).all()

@@ -24,8 +24,8 @@ from flsdesk.dataset import load_definitions
 from flsdesk.paths import AppPaths, bundled_resources, resolve
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.models import Meta
-from flsdesk.store.records import DERIVED_COLUMNS, records_table
-from flsdesk.store.rederive import FINGERPRINT_KEY, Rederived, fingerprint
+from flsdesk.store.records import DERIVED_COLUMNS, StoreHooks, records_table
+from flsdesk.store.rederive import FINGERPRINT_KEY, LiveIndex, Rederived, fingerprint
 from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
@@ -315,3 +315,41 @@ def test_kill_9_mid_re_derivation_leaves_the_old_values_and_the_next_open_redoes
         assert s.rederived.total == 1600 and s.rederived.changed_status == 1600
         assert {derived(s, rid)["status"] for rid in ids} == {DRAFT}
         assert stored_fingerprint(s) == fingerprint(s.definitions)
+
+
+def test_the_in_memory_look_ups_answer_as_the_store_does(paths: AppPaths, clock: FakeClock) -> None:
+    """The re-derivation asks LiveIndex what the rules would ask StoreHooks: same answers."""
+    patients = [nhs_number(670000000 + 11 * i) for i in range(6)]
+    answers = []
+    for i in range(60):
+        day = date(2023, 1, 1) + timedelta(days=37 * (i % 17))
+        a = complete_answers(patients[i % 6], day)
+        if i % 9 == 0:
+            del a["1.09"]  # no diagnosis date: no key, never an earlier fracture
+        answers.append(a)
+    answers.append(dict(answers[1]))  # a duplicate key
+    with Store.create(paths, TEST_KEY, TEST_USER, "Test FLS", clock=clock) as s:
+        ids = s.bulk_insert(answers)
+        s.delete(ids[6], "Test record")  # deleted: invisible to both
+        with s.engine.connect() as conn:
+            index, hooks = LiveIndex(conn), StoreHooks(conn)
+            rows = conn.execute(select(records_table)).all()
+            asked = 0
+            for row in rows:
+                for rid in (row.id, None):
+                    if row.match_key:
+                        assert index.same_key(row.match_key, rid) == hooks.same_key(
+                            row.match_key, rid
+                        )
+                    if row.nhs_number and row.diagnosed:
+                        for days in (1, 40, 365, 2000):
+                            got = index.earlier_same_patient(
+                                row.nhs_number, row.diagnosed, days, rid
+                            )
+                            want = hooks.earlier_same_patient(
+                                row.nhs_number, row.diagnosed, days, rid
+                            )
+                            assert got == want
+                            asked += bool(want)
+            assert asked > 20  # the comparison saw real answers, not only empty lists
+            assert index.same_key(rows[1].match_key, None) == [ids[1], ids[-1]]
