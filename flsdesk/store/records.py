@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Table, and_, select
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, DefinitionSet, parse_iso_date
@@ -32,7 +32,7 @@ DELETE_REASON_NEEDING_NOTE = "Other"
 # How long a deleted record stays restorable before the start-up purge removes it.
 RETENTION_DAYS = 30
 
-records_table = Record.__table__
+records_table = cast(Table, Record.__table__)  # typed as a Table, which it is
 
 
 class RecordNotFound(LookupError):

@@ -21,9 +21,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from flsdesk.dataset import DefinitionSet
 from flsdesk.rules import RecordHooks
@@ -77,7 +77,7 @@ def stored_fingerprint(conn: Connection) -> str | None:
 
 
 def write_fingerprint(conn: Connection, value: str) -> None:
-    table = Meta.__table__
+    table = cast(Table, Meta.__table__)
     changed = conn.execute(
         update(table).where(table.c.key == FINGERPRINT_KEY).values(value=value)
     ).rowcount

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from flsdesk import __version__
@@ -60,6 +60,7 @@ from flsdesk.store.records import (
 from flsdesk.store.rederive import Progress, Rederived
 
 log = logging.getLogger("flsdesk.store")
+meta_table = cast(Table, Meta.__table__)
 
 Clock = Callable[[], datetime]
 
@@ -168,7 +169,7 @@ class Store:
                 settings_mod.set_(conn, "require_optout_check", True)
                 now = _utc(store._clock()).isoformat()
                 conn.execute(
-                    insert(Meta.__table__),
+                    insert(meta_table),
                     [
                         {"key": "store_uuid", "value": str(uuidlib.uuid4())},
                         {"key": "created_at", "value": now},
@@ -294,10 +295,10 @@ class Store:
     def _set_meta(self, key: str, value: str) -> None:
         with self._write, self.engine.begin() as conn:
             changed = conn.execute(
-                update(Meta.__table__).where(Meta.key == key).values(value=value)
+                update(meta_table).where(Meta.key == key).values(value=value)
             ).rowcount
             if not changed:
-                conn.execute(insert(Meta.__table__), [{"key": key, "value": value}])
+                conn.execute(insert(meta_table), [{"key": key, "value": value}])
 
     def close(self) -> None:
         self.engine.dispose()
@@ -378,19 +379,19 @@ class Store:
         with self._writing() as conn:
             ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), None)
             now = self.now()
-            record_id = int(
-                conn.execute(
-                    insert(records_table).values(
-                        uuid=str(uuidlib.uuid4()),
-                        answers=dump_json(clean),
-                        created_at=now,
-                        created_by=self.user,
-                        updated_at=now,
-                        updated_by=self.user,
-                        **derived,
-                    )
-                ).inserted_primary_key[0]
-            )
+            inserted = conn.execute(
+                insert(records_table).values(
+                    uuid=str(uuidlib.uuid4()),
+                    answers=dump_json(clean),
+                    created_at=now,
+                    created_by=self.user,
+                    updated_at=now,
+                    updated_by=self.user,
+                    **derived,
+                )
+            ).inserted_primary_key
+            assert inserted is not None  # a single-row insert always has one
+            record_id = int(inserted[0])
             audit.write(
                 conn, [audit.entry(now, self.user, record_id, audit.CREATE, None, None, clean)]
             )
@@ -482,7 +483,7 @@ class Store:
         old = _answers(row.answers)
         found = int(row.version)
         if base_version is None or base_version == found:
-            final, taken, clashing = mine, [], []
+            final, taken, clashing = mine, list[str](), list[str]()
         else:
             final, taken, clashing = three_way(base, mine, old)
         ev, derived = self._evaluator.evaluate(final, StoreHooks(conn), record_id)
@@ -776,7 +777,7 @@ class Store:
             .order_by(a.id, b.id)
         )
         with self.engine.connect() as conn:
-            return [DuplicatePair(x, y, k) for x, y, k in conn.execute(query)]
+            return [DuplicatePair(x, y, str(k)) for x, y, k in conn.execute(query)]
 
     # -- settings -----------------------------------------------------------------------------
 
