@@ -5,8 +5,8 @@ Two corrections are timed over the same 50,000-record encrypted store, each by t
 (override file, ``Store.open(..., defer_rederive=True)``, then ``store.rederive(progress)``):
 
 - a rule: 1.10 becomes a lite question (statuses and missing counts change; keys do not);
-- the match key: NHS number + date of birth instead of + date of diagnosis (every key changes,
-  so the duplicate checks run a second pass over the records whose key moved).
+- the match key: NHS number + date of birth instead of + date of diagnosis (every key changes;
+  the records whose duplicate checks would now answer otherwise are evaluated a second time).
 
 No target is set by the issue; the window shows a progress dialog while it runs.
 """

@@ -119,9 +119,6 @@ class LiveIndex:
         if nhs_number is not None and diagnosed is not None:
             self._by_patient[nhs_number][record_id] = diagnosed
 
-    def ids_with(self, keys: set[str], patients: set[str]) -> list[int]:
-        return sorted(i for i, (key, nhs, _) in self._of.items() if key in keys or nhs in patients)
-
     def same_key(self, key: str, record_id: int | None) -> list[int]:
         return sorted(i for i in self._by_key.get(key, ()) if i != record_id)
 
@@ -137,15 +134,49 @@ class LiveIndex:
         return [i for _, i in sorted(found)]
 
 
+class _Noting:
+    """Passes the look-ups on to the index and notes, per record, what was asked and answered."""
+
+    def __init__(self, index: LiveIndex) -> None:
+        self._index = index
+        self._asked: dict[int | None, list[tuple[tuple[Any, ...], list[int]]]] = defaultdict(list)
+
+    def same_key(self, key: str, record_id: int | None) -> list[int]:
+        found = self._index.same_key(key, record_id)
+        self._asked[record_id].append(((key, record_id), found))
+        return found
+
+    def earlier_same_patient(
+        self, nhs_number: str, diagnosed: date, days: int, record_id: int | None
+    ) -> list[int]:
+        found = self._index.earlier_same_patient(nhs_number, diagnosed, days, record_id)
+        self._asked[record_id].append(((nhs_number, diagnosed, days, record_id), found))
+        return found
+
+    def answered_otherwise_now(self) -> list[int]:
+        """The records one of whose look-ups the index now answers differently."""
+
+        def ask(question: tuple[Any, ...]) -> list[int]:
+            if len(question) == 2:
+                return self._index.same_key(*question)
+            return self._index.earlier_same_patient(*question)
+
+        return sorted(
+            rid
+            for rid, calls in self._asked.items()
+            if rid is not None and any(ask(q) != found for q, found in calls)
+        )
+
+
 def rederive_all(
     conn: Connection, evaluator: Evaluator, progress: Progress | None = None
 ) -> Rederived:
     """Derive every live record again inside the caller's transaction.
 
-    Duplicate and re-fracture checks read the other records' stored key, NHS number and
-    diagnosis date, which this very pass is changing; so the records whose neighbours moved
-    (same old or new key, same old or new NHS number) are evaluated once more at the end,
-    against the finished columns. ``progress`` may see its total grow once, for that pass.
+    Duplicate and re-fracture checks look at the other records' key, NHS number and diagnosis
+    date, which this very pass is changing; so every look-up a record's evaluation made is
+    noted, asked again once all records are done, and the records that would now get another
+    answer are evaluated once more. ``progress`` may see its total grow once, for that pass.
     """
     t = records_table.c
     before = {
@@ -158,28 +189,22 @@ def rederive_all(
     }
     ids = list(before)
     total = len(ids)
-    moved_keys: set[str] = set()
-    moved_patients: set[str] = set()
     index = LiveIndex(conn)
+    noting = _Noting(index)
 
     def watch(row: Any, derived: dict[str, Any]) -> None:
-        key, nhs, diagnosed = derived["match_key"], derived["nhs_number"], derived["diagnosed"]
-        if key != row.match_key:
-            moved_keys.update(k for k in (row.match_key, key) if k)
-        if (nhs, diagnosed) != (row.nhs_number, row.diagnosed):
-            moved_patients.update(n for n in (row.nhs_number, nhs) if n)
-        index.move(row.id, key, nhs, diagnosed)
+        index.move(row.id, derived["match_key"], derived["nhs_number"], derived["diagnosed"])
 
     if progress:
         progress(0, total)
     done = 0
     for chunk in _chunks(ids):
-        reevaluate(conn, evaluator, chunk, watch, index)
+        reevaluate(conn, evaluator, chunk, watch, noting)
         done += len(chunk)
         if progress:
             progress(done, total)
-    if moved_keys or moved_patients:
-        again = index.ids_with(moved_keys, moved_patients)
+    again = noting.answered_otherwise_now()
+    if again:
         total += len(again)
         for chunk in _chunks(again):
             reevaluate(conn, evaluator, chunk, hooks=index)
