@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -157,7 +158,11 @@ def open_store_for_command(paths: AppPaths) -> Store:
     from flsdesk.store import unlock
 
     key = unlock.unlock(paths)
-    return Store.open(paths, key, audit_user(os.environ.get(INITIALS_ENV) or "CLI"))
+    store = Store.open(paths, key, audit_user(os.environ.get(INITIALS_ENV) or "CLI"))
+    if store.rederived is not None and (notice := store.rederived.notice()):
+        # Said once: the new fingerprint is stored, so the next open re-derives nothing.
+        print(notice, file=sys.stderr)
+    return store
 
 
 def open_store(
@@ -165,5 +170,9 @@ def open_store(
     data_key: bytes,
     initials: str,
     clock: Callable[[], datetime] | None = None,
+    *,
+    defer_rederive: bool = False,
 ) -> Store:
-    return Store.open(paths, data_key, audit_user(initials), clock=clock)
+    return Store.open(
+        paths, data_key, audit_user(initials), clock=clock, defer_rederive=defer_rederive
+    )

@@ -79,7 +79,8 @@ def open_existing(paths: AppPaths, *, offered: bool = False) -> Started | None:
             return None
         data_key, initials = dialog.data_key, dialog.initials.text()
     try:
-        store = session.open_store(paths, data_key, initials)
+        # The re-derivation a changed definition needs runs behind a progress dialog (run()).
+        store = session.open_store(paths, data_key, initials, defer_rederive=True)
     except StoreInUse as exc:
         show_error(
             f"{exc}\n\nOnly one copy of flsdesk can use the store at a time, so that no change "
@@ -129,9 +130,17 @@ def run(paths: AppPaths) -> int:
     if started is None:
         return 3 if session.store_exists(paths) else 0
     from flsdesk_ui.main_window import MainWindow
+    from flsdesk_ui.rederive_progress import RederiveAtStart, announce
 
+    try:
+        rederived = RederiveAtStart(started.store).run()
+    except StoreError as exc:
+        started.store.close()
+        show_error(str(exc))
+        return 3
     window = MainWindow(started.store, paths, started.initials, unlock=relock_prompt(paths))
     window.show()
+    announce(window, rederived)
     window.start_idle_watch(app)
     daily_check = DailyCheck(started.store, paths, window)
     daily_check.start()

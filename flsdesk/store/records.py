@@ -11,13 +11,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Table, and_, select
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, DefinitionSet, parse_iso_date
-from flsdesk.rules import Evaluation, evaluate, is_answered
+from flsdesk.rules import Evaluation, RecordHooks, evaluate, is_answered
+from flsdesk.store.errors import StoreError
 from flsdesk.store.models import Record
 
 DELETE_REASONS: tuple[str, ...] = (
@@ -31,7 +32,7 @@ DELETE_REASON_NEEDING_NOTE = "Other"
 # How long a deleted record stays restorable before the start-up purge removes it.
 RETENTION_DAYS = 30
 
-records_table = Record.__table__
+records_table = cast(Table, Record.__table__)  # typed as a Table, which it is
 
 
 class RecordNotFound(LookupError):
@@ -263,6 +264,42 @@ class BatchHooks(StoreHooks):
 # ---------------------------------------------------------------------------------------------
 
 
+# Part of the store's definitions fingerprint: raise it when derive() or the rules' code starts
+# computing something else from the same answers and definitions, so every store re-derives.
+DERIVATION_VERSION = 1
+
+# The columns derive() fills, in the order of the records table.
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "dataset_id",
+    "nhs_number",
+    "diagnosed",
+    "date_of_birth",
+    "gender",
+    "site",
+    "name",
+    "hospital_number",
+    "match_key",
+    "status",
+    "has_errors",
+    "missing_count",
+    "followup_applies",
+    "fu16_closed",
+    "fu52_closed",
+    "followup_ended",
+    "bone_therapy",
+    "bone_therapy_drug",
+    "evaluated_on",
+)
+
+
+def answers_from_json(text: str) -> dict[str, Any]:
+    """A record's stored answers document."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise StoreError("A record in the store is damaged (its answers are not a document).")
+    return value
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -316,7 +353,7 @@ class Evaluator:
     def evaluate(
         self,
         answers: Mapping[str, Any],
-        hooks: StoreHooks | None,
+        hooks: RecordHooks | None,
         record_id: int | None,
         today: date | None = None,
     ) -> tuple[Evaluation, dict[str, Any]]:

@@ -10,7 +10,6 @@ whenever a record is deleted, restored or created.
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import threading
 import uuid as uuidlib
@@ -19,10 +18,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from flsdesk import __version__
@@ -30,6 +29,7 @@ from flsdesk.dataset import DefinitionSet, load_definitions
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.rules import Evaluation
 from flsdesk.store import audit, integrity, keys, presence
+from flsdesk.store import rederive as derivation
 from flsdesk.store import settings as settings_mod
 from flsdesk.store.backup import SUFFIX as BACKUP_SUFFIX
 from flsdesk.store.backup import restore_hint, snapshot
@@ -50,39 +50,19 @@ from flsdesk.store.records import (
     SaveResult,
     StoredRecord,
     StoreHooks,
+    answers_from_json,
     check_delete_reason,
     dump_json,
     normalise_answers,
     records_table,
     three_way,
 )
+from flsdesk.store.rederive import Progress, Rederived
 
 log = logging.getLogger("flsdesk.store")
+meta_table = cast(Table, Meta.__table__)
 
 Clock = Callable[[], datetime]
-# The digest of the definition files the records were last evaluated with (a setting).
-DEFINITIONS_DIGEST = "definitions_digest"
-_DERIVED = (
-    "dataset_id",
-    "nhs_number",
-    "diagnosed",
-    "date_of_birth",
-    "gender",
-    "site",
-    "name",
-    "hospital_number",
-    "match_key",
-    "status",
-    "has_errors",
-    "missing_count",
-    "followup_applies",
-    "fu16_closed",
-    "fu52_closed",
-    "followup_ended",
-    "bone_therapy",
-    "bone_therapy_drug",
-    "evaluated_on",
-)
 
 
 def user_label(initials: str, os_user: str | None = None) -> str:
@@ -156,6 +136,8 @@ class Store:
         # One writer at a time inside this process (GUI thread and workers share the store).
         self._write = threading.RLock()
         self._evaluator = Evaluator(definitions, self.today)
+        # What the re-derivation at open did (None: the definitions had not changed).
+        self.rederived: Rederived | None = None
 
     # -- opening and closing ------------------------------------------------------------------
 
@@ -179,7 +161,7 @@ class Store:
         try:
             with store._write, store.engine.begin() as conn:
                 settings_mod.set_(conn, settings_mod.SERVICE_NAME, site)
-                settings_mod.set_(conn, DEFINITIONS_DIGEST, store.definitions.digest)
+                derivation.write_fingerprint(conn, derivation.fingerprint(store.definitions))
                 if org_code:
                     settings_mod.set_(conn, settings_mod.ORG_CODE, org_code)
                 # FAQ 5: the FLS-DB has no opt-out exemption, so a new store checks before export;
@@ -187,7 +169,7 @@ class Store:
                 settings_mod.set_(conn, "require_optout_check", True)
                 now = _utc(store._clock()).isoformat()
                 conn.execute(
-                    insert(Meta.__table__),
+                    insert(meta_table),
                     [
                         {"key": "store_uuid", "value": str(uuidlib.uuid4())},
                         {"key": "created_at", "value": now},
@@ -209,9 +191,16 @@ class Store:
         clock: Clock | None = None,
         *,
         definitions: DefinitionSet | None = None,
+        progress: Progress | None = None,
+        defer_rederive: bool = False,
     ) -> Store:
         """Open an existing store: lock, unlock, migrate, a quick integrity check, then the
         start-up purge and refresh.
+
+        When the definitions in use are not those the records were derived with, every live
+        record is derived again (``progress`` follows it) and ``store.rederived`` says what
+        changed, for the caller to tell the user once. ``defer_rederive`` leaves that to the
+        caller (``rederive_due`` / ``rederive``), e.g. to run it off the GUI thread.
 
         A key file whose database is missing, empty, cut short or unreadable with the key file's
         own key is a damaged store (StoreDamaged naming the backup to restore), never a new one.
@@ -240,7 +229,9 @@ class Store:
         try:
             store.quick_check()
             store.purge_expired()
-            if not store.refresh_for_definitions():
+            if defer_rederive and store.rederive_due():
+                pass  # the caller re-derives; refreshing for today first would be wasted
+            elif store.rederive(progress) is None:
                 store.refresh_stale()
         except BaseException:
             store.close()
@@ -304,10 +295,10 @@ class Store:
     def _set_meta(self, key: str, value: str) -> None:
         with self._write, self.engine.begin() as conn:
             changed = conn.execute(
-                update(Meta.__table__).where(Meta.key == key).values(value=value)
+                update(meta_table).where(Meta.key == key).values(value=value)
             ).rowcount
             if not changed:
-                conn.execute(insert(Meta.__table__), [{"key": key, "value": value}])
+                conn.execute(insert(meta_table), [{"key": key, "value": value}])
 
     def close(self) -> None:
         self.engine.dispose()
@@ -388,19 +379,19 @@ class Store:
         with self._writing() as conn:
             ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), None)
             now = self.now()
-            record_id = int(
-                conn.execute(
-                    insert(records_table).values(
-                        uuid=str(uuidlib.uuid4()),
-                        answers=dump_json(clean),
-                        created_at=now,
-                        created_by=self.user,
-                        updated_at=now,
-                        updated_by=self.user,
-                        **derived,
-                    )
-                ).inserted_primary_key[0]
-            )
+            inserted = conn.execute(
+                insert(records_table).values(
+                    uuid=str(uuidlib.uuid4()),
+                    answers=dump_json(clean),
+                    created_at=now,
+                    created_by=self.user,
+                    updated_at=now,
+                    updated_by=self.user,
+                    **derived,
+                )
+            ).inserted_primary_key
+            assert inserted is not None  # a single-row insert always has one
+            record_id = int(inserted[0])
             audit.write(
                 conn, [audit.entry(now, self.user, record_id, audit.CREATE, None, None, clean)]
             )
@@ -492,7 +483,7 @@ class Store:
         old = _answers(row.answers)
         found = int(row.version)
         if base_version is None or base_version == found:
-            final, taken, clashing = mine, [], []
+            final, taken, clashing = mine, list[str](), list[str]()
         else:
             final, taken, clashing = three_way(base, mine, old)
         ev, derived = self._evaluator.evaluate(final, StoreHooks(conn), record_id)
@@ -786,7 +777,7 @@ class Store:
             .order_by(a.id, b.id)
         )
         with self.engine.connect() as conn:
-            return [DuplicatePair(x, y, k) for x, y, k in conn.execute(query)]
+            return [DuplicatePair(x, y, str(k)) for x, y, k in conn.execute(query)]
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -826,24 +817,31 @@ class Store:
             log.info("re-evaluated %d record(s) for today's date", len(ids))
         return len(ids)
 
-    def refresh_for_definitions(self) -> int:
-        """Re-derive every record when the definition files in use are not those the store was
-        last evaluated with (an upgrade, a corrected override): statuses, follow-ups and the
-        dataset version of each record then follow the files in use. Returns how many."""
-        digest = self.definitions.digest
-        if self.get_setting(DEFINITIONS_DIGEST) == digest:
-            return 0
-        count = self.reevaluate_all()
-        self.set_setting(DEFINITIONS_DIGEST, digest)
-        log.info("definition files changed: re-evaluated %d record(s)", count)
-        return count
+    def rederive_due(self) -> bool:
+        """Whether the records were derived with other definitions than those in use."""
+        with self.engine.connect() as conn:
+            stored = derivation.stored_fingerprint(conn)
+        return stored != derivation.fingerprint(self.definitions)
 
-    def reevaluate_all(self) -> int:
-        """Re-derive every live record (after a definition file changes)."""
-        with self._write, self.engine.begin() as conn:
-            ids = list(conn.scalars(select(records_table.c.id)))
-            self._reevaluate(conn, ids)
-        return len(ids)
+    def rederive(self, progress: Progress | None = None) -> Rederived | None:
+        """Derive every live record again if the definitions changed since the last time, in
+        one transaction with the new fingerprint (all or nothing); None when nothing to do.
+
+        The result is also kept in ``self.rederived``.
+        """
+        wanted = derivation.fingerprint(self.definitions)
+        with self._writing() as conn:
+            if derivation.stored_fingerprint(conn) == wanted:
+                return None
+            result = derivation.rederive_all(conn, self._evaluator, progress)
+            derivation.write_fingerprint(conn, wanted)
+        self.rederived = result
+        log.info(
+            "definitions changed: %d record(s) derived again, %d changed status",
+            result.total,
+            result.changed_status,
+        )
+        return result
 
     def _refresh_keys(
         self, conn: Connection, keys: Iterable[str | None], exclude: int | None = None
@@ -859,23 +857,7 @@ class Store:
 
     def _reevaluate(self, conn: Connection, ids: list[int]) -> None:
         """Update the derived columns only: nobody edited these records, so no audit entry."""
-        hooks = StoreHooks(conn)
-        t = records_table.c
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = conn.execute(select(records_table).where(t.id.in_(chunk))).all()
-            updates = []
-            for row in rows:
-                _, derived = self._evaluator.evaluate(_answers(row.answers), hooks, row.id)
-                if _changed(row, derived):
-                    updates.append({"rid": row.id, **{f"v_{k}": v for k, v in derived.items()}})
-            if updates:
-                conn.execute(
-                    update(records_table)
-                    .where(t.id == bindparam("rid"))
-                    .values({name: bindparam(f"v_{name}") for name in _DERIVED}),
-                    updates,
-                )
+        derivation.reevaluate(conn, self._evaluator, ids)
 
     @staticmethod
     def _row(conn: Connection, record_id: int) -> sqlalchemy.Row[Any]:
@@ -894,11 +876,7 @@ def _changed(row: sqlalchemy.Row[Any], derived: Mapping[str, Any]) -> dict[str, 
     return {k: v for k, v in derived.items() if current[k] != v}
 
 
-def _answers(text: str) -> dict[str, Any]:
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise StoreError("A record in the store is damaged (its answers are not a document).")
-    return value
+_answers = answers_from_json
 
 
 def _release(lock: StoreLock | None) -> None:

@@ -18,7 +18,7 @@ from flsdesk.dataset import DefinitionSet, load_definitions, parse_definition
 from flsdesk.followup_end import implied_answers
 from flsdesk.paths import AppPaths, bundled_resources
 from flsdesk.rules import COMPLETE, DRAFT
-from flsdesk.store.store import DEFINITIONS_DIGEST, Store
+from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     TEST_USER,
@@ -220,15 +220,16 @@ def test_records_follow_changed_definition_files(paths: AppPaths, clock: FakeClo
     ) as s:
         rid = s.new_record(answers)
         assert s.load(rid).status == COMPLETE
-        assert s.get_setting(DEFINITIONS_DIGEST) == old_set.digest
+        assert not s.rederive_due()  # made with old_set: its fingerprint is stored
 
     with Store.open(paths, TEST_KEY, TEST_USER, clock=clock) as s:
         # The bundled files: 3.04 now applies and its value is out of range.
         assert s.load(rid).status == "Needs correction"
-        assert s.get_setting(DEFINITIONS_DIGEST) == s.definitions.digest
+        assert not s.rederive_due()
+        assert s.rederived is not None and s.rederived.changed_status == 1
         audit_entries = len(s.audit_trail(rid))
     with Store.open(paths, TEST_KEY, TEST_USER, clock=clock) as s:
-        assert s.refresh_for_definitions() == 0  # nothing changed since
+        assert s.rederived is None and s.rederive() is None  # nothing changed since
         assert len(s.audit_trail(rid)) == audit_entries  # re-deriving is not an edit
 
 
