@@ -155,7 +155,7 @@ def holds(
         case QuestionTest(question=q, operator=op, operand=operand):
             value = value_of(q)
             if op == "answered":
-                return (value is not None) == operand
+                return bool((value is not None) == operand)
             if value is None:
                 return False
             if op == "in":

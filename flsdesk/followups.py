@@ -403,7 +403,8 @@ def worklist(
         .order_by(*order)
     )
     with engine.connect() as conn:
-        found = conn.execute(stmt).all()
+        # Typed loosely: the select names the union as one item, yet its row is flat.
+        found: Sequence[Sequence[Any]] = conn.execute(stmt).all()
     # Window label and tab per (definition, window), looked up once rather than per row.
     meta = {
         (d.id, w.id): (w.label, _window_tab(d, w)) for d in definitions for w in d.followup_windows
@@ -613,19 +614,20 @@ def log_call_attempt(
     if window_id not in {w.id for w in definition.followup_windows}:
         raise ValueError(f"'{window_id}' is not a follow-up of this record's dataset.")
     with store.engine.begin() as conn:
-        attempt_id = int(
-            conn.execute(
-                insert(CallAttempt.__table__).values(
-                    record_id=record_id,
-                    window_id=window_id,
-                    called_on=called_on,
-                    outcome=outcome,
-                    try_again_on=try_again_on,
-                    created_at=store.now(),
-                    created_by=store.user,
-                )
-            ).inserted_primary_key[0]
-        )
+        key = conn.execute(
+            insert(CallAttempt).values(
+                record_id=record_id,
+                window_id=window_id,
+                called_on=called_on,
+                outcome=outcome,
+                try_again_on=try_again_on,
+                created_at=store.now(),
+                created_by=store.user,
+            )
+        ).inserted_primary_key
+    # A single-row INSERT always reports its key; None is only for executemany.
+    assert key is not None
+    attempt_id = int(key[0])
     log.info("call attempt %d logged for record %d, follow-up %s", attempt_id, record_id, window_id)
     return attempt_id
 

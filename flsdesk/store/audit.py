@@ -12,14 +12,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, insert, select
 
 from flsdesk.store.models import AuditEntry
 from flsdesk.store.records import dump_json
 
-audit_table = AuditEntry.__table__
+# Declarative models type __table__ as a FromClause; ours are always plain Tables.
+audit_table = cast(Table, AuditEntry.__table__)
 
 CREATE = "create"
 UPDATE = "update"
@@ -97,7 +98,7 @@ def trail(conn: Connection, record_id: int) -> list[AuditItem]:
     return [_item(row._mapping) for row in result]
 
 
-def _item(row: Mapping[str, Any]) -> AuditItem:
+def _item(row: Mapping[Any, Any]) -> AuditItem:
     return AuditItem(
         id=row["id"],
         at=row["at"],

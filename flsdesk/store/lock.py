@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import stat
+import sys
 from pathlib import Path
 from types import TracebackType
 
@@ -34,7 +35,7 @@ def lock_path(data_dir: Path) -> Path:
 
 
 def _try_lock(fd: int) -> bool:
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
@@ -55,7 +56,7 @@ def _try_lock(fd: int) -> bool:
 
 
 def _unlock(fd: int) -> None:
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)

@@ -7,15 +7,16 @@ which hospital this is; nothing here is ever written to a plain file.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects.sqlite import insert
 
 from flsdesk.store.models import Setting
 from flsdesk.store.records import dump_json
 
-settings_table = Setting.__table__
+# Declarative models type __table__ as a FromClause; ours are always plain Tables.
+settings_table = cast(Table, Setting.__table__)
 
 SERVICE_NAME = "service_name"
 ORG_CODE = "org_code"

@@ -123,6 +123,7 @@ def _run(paths, tmp_path: Path, rounds: int, seed: int) -> None:
     assert reported, "the child never reported a save"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 def test_killed_while_saving_quick(paths, tmp_path: Path) -> None:
     _run(paths, tmp_path, rounds=3, seed=1)

@@ -337,6 +337,7 @@ def _with_closed_stdout(data_dir: Path, *argv: str) -> tuple[int, str]:
     return done.returncode, done.stderr
 
 
+@pytest.mark.slow  # real subprocesses on a closed or broken pipe
 @pytest.mark.skipif(os.name != "posix", reason="EPIPE")
 def test_closed_stdout_is_exit_2_with_a_message(
     store_dir: Path, paths: AppPaths, tmp_path: Path, capsys
@@ -356,6 +357,7 @@ def test_closed_stdout_is_exit_2_with_a_message(
         assert "output was closed" in err
 
 
+@pytest.mark.slow  # real subprocesses on a closed or broken pipe
 @pytest.mark.skipif(os.name != "posix", reason="a shell pipe")
 def test_followups_piped_to_head(store_dir: Path, paths: AppPaths) -> None:
     _records(paths, 200)

@@ -26,7 +26,24 @@ from tests.core.conftest_records import (  # noqa: F401  (fixtures)
 )
 from tests.core.export_records import GOLDEN, add_golden, golden_records, held_back_records
 
-UPDATE_GOLDEN = os.environ.get("FLSDESK_UPDATE_GOLDEN") == "1"
+
+def _update_golden() -> bool:
+    """FLSDESK_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing with them.
+
+    Never in CI: a rewrite there would make the comparison pass whatever the export wrote, so
+    the run stops at collection, before any file is touched.
+    """
+    if os.environ.get("FLSDESK_UPDATE_GOLDEN") != "1":
+        return False
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.exit(
+            "FLSDESK_UPDATE_GOLDEN=1 under CI: golden files are never rewritten in CI; "
+            "update them on your own machine and commit them."
+        )
+    return True
+
+
+UPDATE_GOLDEN = _update_golden()
 
 
 @pytest.fixture
@@ -40,7 +57,13 @@ def out_dir(tmp_path: Path) -> Path:
 def _check_golden(name: str, data: bytes) -> None:
     path = GOLDEN / name
     if UPDATE_GOLDEN:
+        # A rewritten file proves nothing this run: fail, so an update is never mistaken for a pass.
+        changed = not path.exists() or path.read_bytes() != data
         path.write_bytes(data)
+        pytest.fail(
+            f"{name} {'rewritten' if changed else 'unchanged'} (FLSDESK_UPDATE_GOLDEN=1): "
+            "review `git diff tests/fixtures/export`, then run again without it"
+        )
     assert data == path.read_bytes(), f"{name} differs from the golden file"
 
 

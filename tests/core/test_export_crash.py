@@ -53,6 +53,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 def test_killed_export_leaves_no_partial_file_and_no_batch(paths, tmp_path: Path) -> None:
     with Store.create(paths, TEST_KEY, TEST_USER, "Crash FLS") as s:

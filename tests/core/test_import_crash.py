@@ -107,6 +107,7 @@ def _kill_child(paths: AppPaths, script: Path, csv: Path, mode: str, delay: floa
     return last
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 def test_a_killed_import_leaves_the_store_as_it_was(paths: AppPaths, tmp_path: Path) -> None:
     with Store.create(paths, TEST_KEY, TEST_USER, "Crash FLS") as store:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +108,7 @@ def _state(store: Store) -> tuple[int, int, bytes]:
     return int(audit[0]), int(audit[1]), dump
 
 
+@pytest.mark.slow  # hypothesis over real stores: the longest property test
 def test_broken_files_never_raise_nor_change_the_store(tmp_path: Path) -> None:
     store = Store.create(
         resolve(tmp_path / "data"), TEST_KEY, TEST_USER, "Prop FLS", clock=FakeClock()

@@ -141,6 +141,7 @@ def _count_restore_points(tmp_path: Path, template: tuple[AppPaths, Path]) -> in
     return calls
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 def test_restore_killed_as_the_old_store_is_moved_aside(
     tmp_path: Path, template: tuple[AppPaths, Path], capsys: pytest.CaptureFixture[str]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,9 @@ VALID_NHS = ["9434765919", "4010232137", "9990000018", "4505577104", "9876543210
 INVALID_NHS = ["9434765918", "1234567890", "0000000000", "94347659", "abc", "overseas"]
 DRUGS = sorted(a.label for a in QUESTIONS["4.01"].answers if "drug" in a.tags)
 OTHER_4_01 = [a.label for a in QUESTIONS["4.01"].answers if a.exclusive]
+
+# Hypothesis-heavy (hundreds of evaluations per test): outside the -m 'not slow' inner loop.
+pytestmark = pytest.mark.slow
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

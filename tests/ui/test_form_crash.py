@@ -52,6 +52,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 def test_killed_after_saved_keeps_the_field(tmp_path: Path, app_paths: AppPaths) -> None:
     box = StoreBox(app_paths)
