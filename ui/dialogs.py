@@ -30,6 +30,7 @@ from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find
 from flsdesk.dataset import load_definitions
 from flsdesk.exchange import profiles
 from flsdesk.patient_list import format_nhs
+from flsdesk.queries import StoreQueries, library_versions
 from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
 from flsdesk.store.store import Store
 from flsdesk.wording import answer_for_people, moment_for_people, provisional_notes, question_label
@@ -304,7 +305,6 @@ def _provisional_lines(store: Store | None, paths) -> list[str]:  # type: ignore
 class AboutDialog(QDialog):
     def __init__(self, store: Store | None, paths, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
-        import sqlalchemy
         from PySide6 import __version__ as pyside_version
         from PySide6.QtCore import qVersion
 
@@ -313,12 +313,11 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         lines = [
             f"flsdesk {__version__}",
-            f"Qt {qVersion()}, PySide6 {pyside_version}, SQLAlchemy {sqlalchemy.__version__}",
+            f"Qt {qVersion()}, PySide6 {pyside_version}, "
+            f"SQLAlchemy {library_versions()['SQLAlchemy']}",
         ]
         if store is not None:
-            with store.engine.connect() as conn:
-                cipher = conn.exec_driver_sql("PRAGMA cipher_version").scalar()
-            lines.append(f"SQLCipher {cipher}")
+            lines.append(f"SQLCipher {StoreQueries(store).component_versions()['SQLCipher']}")
         lines.append("")
         lines.extend(_provisional_lines(store, paths))
         lines.append("")

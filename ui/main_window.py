@@ -35,11 +35,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flsdesk import followups, session
 from flsdesk import patient_list as pl
+from flsdesk import session
 from flsdesk.dataset import Definition
 from flsdesk.exchange import export
 from flsdesk.paths import AppPaths
+from flsdesk.queries import StoreQueries
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
 from flsdesk.wording import date_for_people, question_label
@@ -87,7 +88,7 @@ class PatientsPage(QWidget):
             top.addWidget(box)
         layout.addLayout(top)
         self.model = PatientTableModel(
-            store.engine, next_followups, self, explain=lambda rid: pl.why(store, rid)
+            StoreQueries(store), next_followups, self, explain=StoreQueries(store).why
         )
         self.view = read_only_table("patient_table", fit_columns=False)
         # One line per patient: more of the list on screen, and no height to compute per row.
@@ -267,9 +268,7 @@ class MainWindow(QMainWindow):
         self.pages = QTabWidget(objectName="main_pages")
         self.patients = PatientsPage(
             store,
-            lambda ids: followups.list_followups(
-                store.engine, store.definitions, ids, store.today()
-            ),
+            StoreQueries(store).list_followups,
         )
         self.followups = FollowupsPage(store)
         self.outbox = OutboxPage(store)
@@ -486,7 +485,7 @@ class MainWindow(QMainWindow):
 
     def refresh_counts(self) -> None:
         self.refresh_export_age()
-        s = pl.summary(self.store.engine)
+        s = StoreQueries(self.store).summary()
         self.counts.setText(
             f"{s.total} records · {s.drafts} drafts · {s.needs_correction} need correction"
             + (f" · {s.deleted} deleted" if s.deleted else "")
@@ -511,7 +510,7 @@ class MainWindow(QMainWindow):
     def refresh_duplicates(self) -> None:
         pairs = self.store.possible_duplicates()
         ids = {i for p in pairs for i in (p.first, p.second)}
-        rows = pl.rows_for(self.store.engine, sorted(ids))
+        rows = StoreQueries(self.store).rows_for(sorted(ids))
         self.duplicates.model.set_items([(rows[p.first], rows[p.second]) for p in pairs])
         self.pages.setTabText(
             self.pages.indexOf(self.duplicates), f"Possible duplicates ({len(pairs)})"
@@ -604,7 +603,7 @@ class MainWindow(QMainWindow):
         record_id = self.patients.selected_id()
         if record_id is None:
             return
-        row = pl.rows_for(self.store.engine, [record_id])[record_id]
+        row = StoreQueries(self.store).row(record_id)
         description = "Record " + " ".join(
             p for p in (str(record_id), pl.format_nhs(row.nhs_number), row.name or "") if p
         )
