@@ -31,7 +31,8 @@ from flsdesk.dataset import load_definitions
 from flsdesk.exchange import profiles
 from flsdesk.patient_list import format_nhs
 from flsdesk.queries import StoreQueries, library_versions
-from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
+from flsdesk.record_actions import RETENTION_DAYS, delete_reason_complete
+from flsdesk.store.records import DELETE_REASONS
 from flsdesk.store.store import Store
 from flsdesk.wording import answer_for_people, moment_for_people, provisional_notes, question_label
 from flsdesk_ui.common import ok_cancel, read_only_table, reason_combo
@@ -47,7 +48,7 @@ class DeleteDialog(QDialog):
         layout = QVBoxLayout(self)
         intro = QLabel(
             f"{description}\n\nThe record moves to Deleted records, is never exported, and can "
-            "be restored for 30 days. After that it is removed for good."
+            f"be restored for {RETENTION_DAYS} days. After that it is removed for good."
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
@@ -67,9 +68,7 @@ class DeleteDialog(QDialog):
 
     def _changed(self) -> None:
         reason = self.reason.currentData()
-        ok = reason is not None and (
-            reason != DELETE_REASON_NEEDING_NOTE or bool(self.note.text().strip())
-        )
+        ok = delete_reason_complete(reason, self.note.text())
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
 
     @property

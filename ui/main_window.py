@@ -41,6 +41,7 @@ from flsdesk.dataset import Definition
 from flsdesk.exchange import export
 from flsdesk.paths import AppPaths
 from flsdesk.queries import StoreQueries
+from flsdesk.record_actions import RETENTION_DAYS, new_fracture_prefill
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION
 from flsdesk.store.store import Store
 from flsdesk.wording import date_for_people, question_label
@@ -174,7 +175,8 @@ class DeletedPage(QWidget):
         super().__init__()
         layout = QVBoxLayout(self)
         note = QLabel(
-            "Deleted records are never exported. Each can be restored for 30 days; after that "
+            "Deleted records are never exported. Each can be restored for "
+            f"{RETENTION_DAYS} days; after that "
             "it is removed for good when flsdesk starts."
         )
         note.setWordWrap(True)
@@ -384,7 +386,7 @@ class MainWindow(QMainWindow):
             "Deleted records",
             lambda: self.show_page(DELETED),
             None,
-            "Records deleted in the last 30 days, to restore",
+            f"Records deleted in the last {RETENTION_DAYS} days, to restore",
         )
         self.act_duplicates = a(
             "Possible duplicates",
@@ -594,10 +596,7 @@ class MainWindow(QMainWindow):
         record_id = self.patients.selected_id()
         if record_id is None:
             return
-        record = self.store.load(record_id)
-        definition = self.store.definitions.get(record.dataset_id)
-        prefill = {k: v for k, v in record.answers.items() if k in definition.new_fracture_copies}
-        self.open_record(None, prefill=prefill)
+        self.open_record(None, prefill=new_fracture_prefill(self.store, record_id))
 
     def delete_selected(self) -> None:
         record_id = self.patients.selected_id()
@@ -613,7 +612,7 @@ class MainWindow(QMainWindow):
             log.info("record %d deleted from the list", record_id)
             self.statusBar().showMessage(
                 f"Record {record_id} deleted ({dialog.chosen_reason}). "
-                "It can be restored from Deleted records for 30 days.",
+                f"It can be restored from Deleted records for {RETENTION_DAYS} days.",
                 8000,
             )
             self.refresh()
