@@ -35,4 +35,3 @@ def test_other_needs_a_note_and_the_other_reasons_do_not() -> None:
     assert delete_reason_complete(DELETE_REASON_NEEDING_NOTE, "entered twice by mistake")
     assert not delete_reason_complete(None, "a note")
     assert not delete_reason_complete("Not a reason", "a note")
-
