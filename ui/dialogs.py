@@ -30,7 +30,9 @@ from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find
 from flsdesk.dataset import load_definitions
 from flsdesk.exchange import profiles
 from flsdesk.patient_list import format_nhs
-from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
+from flsdesk.queries import StoreQueries, library_versions
+from flsdesk.record_actions import RETENTION_DAYS, delete_reason_complete
+from flsdesk.store.records import DELETE_REASONS
 from flsdesk.store.store import Store
 from flsdesk.wording import answer_for_people, moment_for_people, provisional_notes, question_label
 from flsdesk_ui.common import ok_cancel, read_only_table, reason_combo
@@ -46,7 +48,7 @@ class DeleteDialog(QDialog):
         layout = QVBoxLayout(self)
         intro = QLabel(
             f"{description}\n\nThe record moves to Deleted records, is never exported, and can "
-            "be restored for 30 days. After that it is removed for good."
+            f"be restored for {RETENTION_DAYS} days. After that it is removed for good."
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
@@ -66,9 +68,7 @@ class DeleteDialog(QDialog):
 
     def _changed(self) -> None:
         reason = self.reason.currentData()
-        ok = reason is not None and (
-            reason != DELETE_REASON_NEEDING_NOTE or bool(self.note.text().strip())
-        )
+        ok = delete_reason_complete(reason, self.note.text())
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
 
     @property
@@ -304,7 +304,6 @@ def _provisional_lines(store: Store | None, paths) -> list[str]:  # type: ignore
 class AboutDialog(QDialog):
     def __init__(self, store: Store | None, paths, parent: QWidget | None = None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
-        import sqlalchemy
         from PySide6 import __version__ as pyside_version
         from PySide6.QtCore import qVersion
 
@@ -313,12 +312,11 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         lines = [
             f"flsdesk {__version__}",
-            f"Qt {qVersion()}, PySide6 {pyside_version}, SQLAlchemy {sqlalchemy.__version__}",
+            f"Qt {qVersion()}, PySide6 {pyside_version}, "
+            f"SQLAlchemy {library_versions()['SQLAlchemy']}",
         ]
         if store is not None:
-            with store.engine.connect() as conn:
-                cipher = conn.exec_driver_sql("PRAGMA cipher_version").scalar()
-            lines.append(f"SQLCipher {cipher}")
+            lines.append(f"SQLCipher {StoreQueries(store).component_versions()['SQLCipher']}")
         lines.append("")
         lines.extend(_provisional_lines(store, paths))
         lines.append("")

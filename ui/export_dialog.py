@@ -1,23 +1,21 @@
 """Export for the FLS-DB: the report, then Save…, then Upload or the webtool's import page.
 
 One click opens this dialog and starts the report for "since the last export"; one more (Save…)
-writes the file. Everything slow (the report, writing, uploading) runs in a worker thread with a
+writes the file. Everything slow (the report, writing, uploading) runs as a ``BackgroundOp`` with a
 progress bar and Cancel; results come back by signal, so the window never freezes. The dialog
 holds no rules and no SQL: it asks ``flsdesk.exchange``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QObject, QThread, QUrl, Signal, Slot
+from PySide6.QtCore import QDate, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -39,166 +36,11 @@ from flsdesk.exchange import export as ex
 from flsdesk.exchange import upload as up
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
+from flsdesk_ui.background import CancelFn, ProgressFn, WorkPanel
 from flsdesk_ui.common import ask_save_path, read_only_table
 from flsdesk_ui.rows_model import RowsModel
 
 log = logging.getLogger("ui.export")
-
-ProgressFn = Callable[[int, int], None]
-CancelFn = Callable[[], bool]
-
-
-# ---------------------------------------------------------------------------------------------
-# A worker thread for slow sync work (shared by the outbox and the opt-out dialog)
-# ---------------------------------------------------------------------------------------------
-
-
-_RUNNING: set[Worker] = set()
-
-
-class Worker(QObject):
-    """Runs ``job(progress, cancelled)`` in its own QThread; reports back by signal.
-
-    ``finished`` carries the job's result, ``failed`` a sentence for the user (an expected
-    error's message; anything unexpected is logged by type only and shown plainly).
-    """
-
-    progress = Signal(int, int)
-    finished = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-
-    def __init__(self, job: Callable[[ProgressFn, CancelFn], Any]) -> None:
-        super().__init__()
-        self._job = job
-        self._cancel = threading.Event()
-        self.thread = QThread()
-        self.thread.setObjectName("sync_worker")
-        self.moveToThread(self.thread)
-        self.thread.started.connect(self._run)
-        for signal in (self.finished, self.failed, self.cancelled):
-            signal.connect(self.thread.quit)
-        self.thread.finished.connect(self._release)
-
-    def start(self) -> None:
-        # Held here until the thread has ended: a QThread destroyed while running aborts Qt.
-        _RUNNING.add(self)
-        self.thread.start()
-
-    @Slot()
-    def _release(self) -> None:
-        _RUNNING.discard(self)
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def is_cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    @Slot()
-    def _run(self) -> None:
-        try:
-            result = self._job(self.progress.emit, self.is_cancelled)
-        except (ex.ExportCancelled, up.UploadCancelled):
-            self.cancelled.emit()
-        except (ex.ExportError, up.UploadError, ValueError, OSError) as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # the window must survive; the log gets the type, no data
-            log.exception("sync work failed: %s", type(exc).__name__)
-            self.failed.emit(f"Something went wrong ({type(exc).__name__}); see the log.")
-        else:
-            self.finished.emit(result)
-
-
-class WorkPanel(QWidget):
-    """A progress bar, a line of text and Cancel, shown while a worker runs."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel(objectName="work_label")
-        self.bar = QProgressBar(objectName="work_progress")
-        self.bar.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel", objectName="work_cancel")
-        row.addWidget(self.label, 1)
-        row.addWidget(self.bar, 2)
-        row.addWidget(self.cancel_button)
-        self.worker: Worker | None = None
-        self._callbacks: tuple[Any, Any, Any] = (None, None, None)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.hide()
-
-    def run(
-        self,
-        text: str,
-        job: Callable[[ProgressFn, CancelFn], Any],
-        on_done: Callable[[Any], None],
-        on_failed: Callable[[str], None],
-        on_cancelled: Callable[[], None] | None = None,
-    ) -> Worker:
-        worker = Worker(job)
-        self.worker = worker
-        self._callbacks = (on_done, on_failed, on_cancelled)
-        self.label.setText(text)
-        self.bar.setRange(0, 0)  # busy until the first progress report
-        self.cancel_button.setEnabled(True)
-        self.show()
-        # Bound methods of this widget (it lives in the GUI thread), so Qt queues the calls to
-        # the GUI thread; a plain lambda would run in the worker's thread and touch widgets.
-        worker.progress.connect(self._progress)
-        worker.finished.connect(self._finished)
-        worker.failed.connect(self._failed)
-        worker.cancelled.connect(self._cancelled)
-        worker.start()
-        return worker
-
-    @Slot(object)
-    def _finished(self, result: Any) -> None:
-        on_done = self._callbacks[0]
-        self._done()
-        on_done(result)
-
-    @Slot(str)
-    def _failed(self, message: str) -> None:
-        on_failed = self._callbacks[1]
-        self._done()
-        on_failed(message)
-
-    @Slot()
-    def _cancelled(self) -> None:
-        on_cancelled = self._callbacks[2]
-        self._done()
-        if on_cancelled is not None:
-            on_cancelled()
-
-    @property
-    def busy(self) -> bool:
-        return self.worker is not None
-
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.cancel_button.setEnabled(False)
-            self.label.setText("Cancelling…")
-
-    @Slot(int, int)
-    def _progress(self, done: int, total: int) -> None:
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(done)
-
-    def _done(self) -> None:
-        self.worker = None
-        self.hide()
-
-    def wait(self, ms: int = 30_000) -> None:
-        """Block until the worker's thread ends (closing a window mid-work)."""
-        worker = self.worker
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(RuntimeError):  # already deleted
-                worker.thread.quit()
-                worker.thread.wait(ms)
 
 
 def upload_job(store: Store, path: Path) -> Callable[[ProgressFn, CancelFn], up.UploadResult]:

@@ -54,6 +54,7 @@ from flsdesk import followups as fu
 from flsdesk.answers import date_for_people
 from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
+from flsdesk.queries import StoreQueries
 from flsdesk.store.settings import SERVICE_NAME
 from flsdesk.store.store import Store
 from flsdesk_ui.common import ask_save_path, ok_cancel, reason_combo
@@ -497,13 +498,13 @@ class FollowupsPage(QWidget):
         current = self.selected()
         keep = (current.record_id, current.window_id) if current else None
         self.day = self._today()
-        rows = fu.worklist(self.store.engine, self.store.definitions, self.day, self.states())
+        rows = StoreQueries(self.store).worklist(self.day, self.states())
         self.model.set_rows(rows)
         header = self.view.horizontalHeader()
         if header.sortIndicatorSection() >= 0:
             self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
         self.fit_columns()
-        self._counts = fu.counts(self.store.engine, self.store.definitions, self.day)
+        self._counts = StoreQueries(self.store).followup_counts(self.day)
         for state, box in self.filters.items():
             box.setText(f"{_STATE_TITLES[state]} ({self._counts[state]})")
         self.heading.setText(f"Follow-ups on {date_for_people(self.day)}")

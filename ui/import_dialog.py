@@ -1,16 +1,14 @@
 """File → Import…: the dry-run report of an import file in a table, then Apply.
 
 Everything the import decides comes from ``flsdesk.exchange.importer`` (reading, matching, the
-rules, the one-transaction apply); this dialog only shows the plan and runs the work in a worker
-thread. The worker never touches a widget: it reports by signals, which Qt delivers on the GUI
-thread.
+rules, the one-transaction apply); this dialog only shows the plan and runs the work as a
+``BackgroundOp``, which never touches a widget and hands its outcome back on the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,6 @@ from PySide6.QtCore import (
     QRegularExpression,
     QSortFilterProxyModel,
     Qt,
-    QThread,
     Signal,
     Slot,
 )
@@ -45,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from flsdesk.exchange import importer
 from flsdesk.store.store import Store
+from flsdesk_ui.background import BackgroundOp, OpFailed
 
 log = logging.getLogger("flsdesk.ui")
 
@@ -151,37 +149,6 @@ class ImportReportModel(QAbstractTableModel):
         return None
 
 
-class _Worker(QObject):
-    """Runs one job off the GUI thread and reports by signals only."""
-
-    progress = Signal(int, int)
-    done = Signal(object)
-    failed = Signal(str, bool)  # message, cancelled
-
-    def __init__(self, job: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]):
-        super().__init__()
-        self._job = job
-        self.cancel_event = threading.Event()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self._job(self.progress.emit, self.cancel_event.is_set)
-        except importer.ImportCancelled as exc:
-            self.failed.emit(str(exc), True)
-        except importer.ImportFailed as exc:
-            self.failed.emit(str(exc), False)
-        except Exception as exc:  # never a crash of the window; the log gets no values
-            log.error("import worker failed: %s", type(exc).__name__)
-            self.failed.emit(
-                "The import stopped on an unexpected error; nothing was changed. The log file "
-                "has the details.",
-                False,
-            )
-        else:
-            self.done.emit(result)
-
-
 class ImportDialog(QDialog):
     """Choose a file, read the dry-run report, apply it (all, or the valid rows)."""
 
@@ -194,8 +161,7 @@ class ImportDialog(QDialog):
         self.store = store
         self.plan: importer.ImportPlan | None = None
         self.result: importer.ImportResult | None = None
-        self._thread: QThread | None = None
-        self._worker: _Worker | None = None
+        self._op: BackgroundOp | None = None
         self._on_done: Callable[[Any], None] | None = None
         self.setObjectName("import_dialog")
         self.setWindowTitle("Import records")
@@ -322,52 +288,52 @@ class ImportDialog(QDialog):
         self._start(job, self._apply_done)
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel_event.set()
+        if self._op is not None:
+            self._op.cancel()
             self.cancel_button.setEnabled(False)
             self.summary.setText("Cancelling…")
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None
+        return self._op is not None
 
     def reject(self) -> None:
         # Closing while working: cancel, and wait for the worker to roll back and stop, so no
         # thread outlives the dialog.
-        if self._thread is not None and self._worker is not None:
-            self._worker.cancel_event.set()
-            self._thread.quit()
-            self._thread.wait()
+        if self._op is not None:
+            self._op.cancel()
+            self._op.wait()
         super().reject()
 
-    # -- the worker ----------------------------------------------------------------------------
+    # -- the background operation --------------------------------------------------------------
 
     def _start(self, job: Callable[..., Any], on_done: Callable[[Any], None]) -> None:
-        thread = QThread(self)
-        worker = _Worker(job)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self._progress)
-        worker.done.connect(self._done)
-        worker.failed.connect(self._failed)
-        worker.done.connect(thread.quit)
-        worker.failed.connect(thread.quit)
-        thread.finished.connect(worker.deleteLater)
-        self._thread, self._worker, self._on_done = thread, worker, on_done
+        op = BackgroundOp(
+            job,
+            name="import",
+            expected=(importer.ImportFailed,),
+            cancel_types=(importer.ImportCancelled,),
+            unexpected_message=(
+                "The import stopped on an unexpected error; nothing was changed. The log file "
+                "has the details."
+            ),
+        )
+        op.progress.connect(self._progress)
+        op.succeeded.connect(self._done)
+        op.failed.connect(self._failed)
+        op.cancelled.connect(self._cancelled)
+        self._op, self._on_done = op, on_done
         self.progress.setRange(0, 0)  # busy until the first report
         self.progress.setVisible(True)
         self.cancel_button.setVisible(True)
         self.cancel_button.setEnabled(True)
         self._update_buttons()
-        thread.start()
+        op.start()
 
     def _finish_work(self) -> None:
-        thread = self._thread
-        self._thread, self._worker = None, None
-        if thread is not None:
-            thread.quit()
-            thread.wait()
-            thread.deleteLater()
+        op, self._op = self._op, None
+        if op is not None:
+            op.wait()
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
 
@@ -384,8 +350,15 @@ class ImportDialog(QDialog):
             on_done(result)
         self._update_buttons()
 
-    @Slot(str, bool)
-    def _failed(self, message: str, cancelled: bool) -> None:
+    @Slot(object)
+    def _failed(self, error: OpFailed) -> None:
+        self._show_stop(error.message)
+
+    @Slot(str)
+    def _cancelled(self, message: str) -> None:
+        self._show_stop(message)
+
+    def _show_stop(self, message: str) -> None:
         self._finish_work()
         self.summary.setText(message)
         self._update_buttons()

@@ -23,8 +23,9 @@ from flsdesk.answers import date_for_people
 from flsdesk.exchange import optout
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
+from flsdesk_ui.background import WorkPanel
 from flsdesk_ui.common import ask_save_path, read_only_table
-from flsdesk_ui.export_dialog import WorkPanel, local_time
+from flsdesk_ui.export_dialog import local_time
 from flsdesk_ui.rows_model import RowsModel
 
 

@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 from flsdesk.exchange import batches
 from flsdesk.exchange import upload as up
 from flsdesk.store.store import Store
+from flsdesk_ui.background import WorkPanel
 from flsdesk_ui.common import read_only_table
-from flsdesk_ui.export_dialog import WorkPanel, local_time, upload_job
+from flsdesk_ui.export_dialog import local_time, upload_job
 from flsdesk_ui.rows_model import RowsModel
 
 STATE_TEXT = {

@@ -12,6 +12,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from flsdesk import patient_list as pl
 from flsdesk.answers import date_for_people
+from flsdesk.queries import StoreQueries
 from flsdesk.rules import DRAFT, NEEDS_CORRECTION
 
 PAGE = 200
@@ -25,13 +26,13 @@ class PatientTableModel(QAbstractTableModel):
 
     def __init__(
         self,
-        engine,  # type: ignore[no-untyped-def]
+        queries: StoreQueries,
         next_followups: Callable[[list[int]], dict[int, Any]] | None = None,
         parent=None,  # type: ignore[no-untyped-def]
         explain: Callable[[int], str] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.queries = queries
         self.query = pl.ListQuery()
         self.ids: list[int] = []
         self._rows: dict[int, pl.ListRow] = {}
@@ -58,7 +59,7 @@ class PatientTableModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         self.beginResetModel()
-        self.ids = pl.matching_ids(self.engine, self.query)
+        self.ids = self.queries.matching_ids(self.query)
         self._rows = {}
         self._next = {}
         self._why = {}
@@ -90,7 +91,7 @@ class PatientTableModel(QAbstractTableModel):
         if found is None:
             start = (row // PAGE) * PAGE
             page = self.ids[start : start + PAGE]
-            self._rows.update(pl.rows_for(self.engine, page))
+            self._rows.update(self.queries.rows_for(page))
             if self._next_followups is not None:
                 self._next.update(self._next_followups(page))
             found = self._rows.get(record_id)

@@ -7,7 +7,9 @@ The rules (what counts as damage, which backup is good, what a restore does) are
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,6 +25,7 @@ from flsdesk.store import backup
 from flsdesk.store.errors import StoreError, WrongKey
 from flsdesk.store.integrity import CheckResult
 from flsdesk.store.store import Store
+from flsdesk_ui.background import BackgroundOp, CancelFn, ProgressFn
 
 
 class RestoreOfferDialog(QDialog):
@@ -139,25 +142,19 @@ def ask_rotate_richer(parent: QWidget | None = None) -> backup.AskRicher:
     return ask
 
 
-class _CheckWorker(QObject):
-    done = Signal(object)
-
-    def __init__(self, store: Store) -> None:
-        super().__init__()
-        self.store = store
-
-    @Slot()
-    def run(self) -> None:
+def _check_job(store: Store) -> Callable[[ProgressFn, CancelFn], CheckResult]:
+    def job(_progress: ProgressFn, _cancelled: CancelFn) -> CheckResult:
         try:
-            result: object = self.store.full_check()
+            return store.full_check()
         except Exception as exc:  # an unreadable page can surface as any database error
-            result = CheckResult([f"the check could not read the database ({type(exc).__name__})"])
-        self.done.emit(result)
+            return CheckResult([f"the check could not read the database ({type(exc).__name__})"])
+
+    return job
 
 
 class DailyCheck(QObject):
-    """The full integrity check, at most once a day, in a worker thread (never blocking the
-    window); damage is shown at once in a dialog."""
+    """The full integrity check, at most once a day, as a background operation (never blocking
+    the window); damage is shown at once in a dialog."""
 
     damage_found = Signal(str)
     finished = Signal()
@@ -167,26 +164,21 @@ class DailyCheck(QObject):
         self.store = store
         self.paths = paths
         self.window = parent
-        self.thread: QThread | None = None
+        self.op: BackgroundOp | None = None
         self.result: CheckResult | None = None
 
     def start(self) -> bool:
         """Start the check when one is due; False when today's has been done."""
         if not self.store.full_check_due():
             return False
-        self.thread = QThread(self)
-        self.worker = _CheckWorker(self.store)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.done.connect(self._done)
-        self.thread.start()
+        self.op = BackgroundOp(_check_job(self.store), name="daily integrity check")
+        self.op.succeeded.connect(self._done)
+        self.op.start()
         return True
 
+    @Slot(object)
     def _done(self, result: CheckResult) -> None:
         self.result = result
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait()
         if not result.ok:
             text = (
                 "flsdesk found damage in the store's database "
@@ -199,6 +191,5 @@ class DailyCheck(QObject):
 
     def wait(self) -> None:
         """Before the store closes: let a running check end."""
-        if self.thread is not None and self.thread.isRunning():
-            self.thread.quit()
-            self.thread.wait()
+        if self.op is not None:
+            self.op.wait()

@@ -157,7 +157,8 @@ def test_the_daily_check_runs_in_a_worker_and_says_at_once_when_it_finds_damage(
         driver = Driver(qtbot, acknowledge)
         with qtbot.waitSignal(check.damage_found, timeout=60_000) as damage:
             assert check.start()
-            assert check.worker.thread() is not QApplication.instance().thread()
+            assert check.op is not None
+            assert check.op.worker.thread() is not QApplication.instance().thread()
         qtbot.waitUntil(lambda: bool(seen), timeout=60_000)
         driver.check()
         assert "HMAC" in damage.args[0] and "damaged" in seen[0]

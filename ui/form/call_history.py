@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from flsdesk import followups as fu
 from flsdesk.answers import date_for_people
 from flsdesk.dataset import Definition
+from flsdesk.queries import StoreQueries
 from flsdesk.store.store import Store
 from flsdesk_ui.form.builder import TabPage
 
@@ -79,7 +80,7 @@ class CallHistory(QGroupBox):
 
     def refresh(self) -> None:
         record_id = self._record_id()
-        self.attempts = fu.call_attempts(self.store.engine, record_id) if record_id else []
+        self.attempts = StoreQueries(self.store).call_attempts(record_id) if record_id else []
         labels = fu.labels(self.store.definitions)
         self.table.setRowCount(len(self.attempts))
         for row, a in enumerate(self.attempts):
