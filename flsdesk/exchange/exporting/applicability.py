@@ -1,0 +1,88 @@
+"""Effective answers, fast: a cache over ``flsdesk.rules.applicability``, the one reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from flsdesk import conditions as cond
+from flsdesk.dataset import Definition, parse_iso_date
+from flsdesk.rules import applicability
+
+
+class FastApplicability:
+    """Effective answers, fast.
+
+    Which questions apply is decided by the atomic tests of the definition's rules ("1.11 is
+    Hip", "4.01 has a drug", "1.12 answered"…). A test on an effective value is the same test on
+    the stored value when its question applies, and a constant when it does not; so which
+    questions apply is a function of the atomic tests' results on the *stored* values. Those are
+    cheap to compute and take few combinations, so the rules run once per combination instead
+    of once per record — with exactly the result ``rules.applicability`` gives.
+    """
+
+    def __init__(self, definition: Definition, today: date) -> None:
+        self.definition = definition
+        self.today = today
+        tests: dict[Any, cond.Condition] = {}
+        conditions = [q.applies_when for q in definition.questions.values()]
+        conditions += [t.applies_when for t in definition.tabs]
+        for c in conditions:
+            for atom in atoms(c):
+                tests.setdefault(atom, atom)
+        self.tests = tuple(tests.values())
+        self.checks = tuple(self._compile(t) for t in self.tests)
+        self.refs = tuple(sorted({r for t in self.tests for r in cond.referenced_questions(t)}))
+        self.cache: dict[tuple[bool, ...], frozenset[str]] = {}
+
+    def _compile(self, test: cond.Condition) -> Callable[[Mapping[str, Any]], bool]:
+        """The atomic test as a small function of the stored answers (``cond.holds`` is the
+        reference; these are its fast special cases, and anything else goes through it)."""
+        if isinstance(test, cond.QuestionTest):
+            q, op, operand = test.question, test.operator, test.operand
+            if op == "answered":
+                return lambda a: (a.get(q) is not None) == operand
+            if op in ("in", "has_tag"):
+                if op == "has_tag":
+                    question = self.definition.questions[q]
+                    operand = frozenset(a.label for a in question.answers if a.tags & operand)
+
+                def member(a: Mapping[str, Any]) -> bool:
+                    value = a.get(q)
+                    if value is None:
+                        return False
+                    if isinstance(value, list):
+                        return any(isinstance(v, str) and v in operand for v in value)
+                    return isinstance(value, str) and value in operand
+
+                return member
+        definition, today = self.definition, self.today
+        return lambda a: cond.holds(test, a.get, today, definition.tags_of, parse_iso_date)
+
+    def effective(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        key = tuple([check(answers) for check in self.checks])
+        applying = self.cache.get(key)
+        if applying is None:
+            subset = {r: answers[r] for r in self.refs if r in answers}
+            applies, _, _ = applicability(self.definition, subset, self.today)
+            applying = frozenset(k for k, ok in applies.items() if ok)
+            self.cache[key] = applying
+        return {
+            k: v
+            for k, v in answers.items()
+            if k in applying and v is not None and v != "" and v != []
+        }
+
+
+def atoms(c: cond.Condition | None) -> list[cond.Condition]:
+    match c:
+        case None:
+            return []
+        case cond.QuestionTest() | cond.DaysSince():
+            return [c]
+        case cond.AnyOf(items=items) | cond.AllOf(items=items):
+            return [a for i in items for a in atoms(i)]
+        case cond.Not(item=item):
+            return atoms(item)
+    return []
