@@ -8,18 +8,25 @@ from typing import Any
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, parse_iso_date
-from flsdesk.rules import applicability
+from flsdesk.rules import applicability, is_answered
 
 
 class FastApplicability:
-    """Effective answers, fast.
+    """Which questions apply and the effective answers, fast: a cache over
+    ``rules.applicability``, which stays the one reference.
 
     Which questions apply is decided by the atomic tests of the definition's rules ("1.11 is
-    Hip", "4.01 has a drug", "1.12 answered"…). A test on an effective value is the same test on
-    the stored value when its question applies, and a constant when it does not; so which
-    questions apply is a function of the atomic tests' results on the *stored* values. Those are
-    cheap to compute and take few combinations, so the rules run once per combination instead
-    of once per record — with exactly the result ``rules.applicability`` gives.
+    Hip", "4.01 has a drug", "1.12 answered"…). The reference runs them on *effective* values;
+    an effective value is the stored value when it is answered and its question applies, and
+    absent otherwise. So, question by question in evaluation order, a test on the effective
+    value is the same test on the stored value read as the reference reads it (a blank is
+    absent) when its question applies, and a constant when it does not: which questions apply
+    is a function of the atomic tests' results on the stored values. Those are cheap and take
+    few combinations, so the reference runs once per combination instead of once per record.
+
+    Each compiled test below is a special case of ``cond.holds`` on ``_answered``-read values
+    (the tags come from ``Definition.tags_of``); anything else goes through ``cond.holds``
+    itself. A hypothesis test (tests/core/test_applicability_fast.py) checks the two agree.
     """
 
     def __init__(self, definition: Definition, today: date) -> None:
@@ -37,16 +44,21 @@ class FastApplicability:
         self.cache: dict[tuple[bool, ...], frozenset[str]] = {}
 
     def _compile(self, test: cond.Condition) -> Callable[[Mapping[str, Any]], bool]:
-        """The atomic test as a small function of the stored answers (``cond.holds`` is the
-        reference; these are its fast special cases, and anything else goes through it)."""
+        """The atomic test as a small function of the stored answers."""
+        definition, today = self.definition, self.today
         if isinstance(test, cond.QuestionTest):
             q, op, operand = test.question, test.operator, test.operand
             if op == "answered":
-                return lambda a: (a.get(q) is not None) == operand
+                return lambda a: is_answered(a.get(q)) == operand
             if op in ("in", "has_tag"):
                 if op == "has_tag":
-                    question = self.definition.questions[q]
-                    operand = frozenset(a.label for a in question.answers if a.tags & operand)
+                    # The labels whose tags the reference would find (tags belong to labels).
+                    question = definition.questions[q]
+                    operand = frozenset(
+                        a.label
+                        for a in question.answers
+                        if definition.tags_of(q, a.label) & operand
+                    )
 
                 def member(a: Mapping[str, Any]) -> bool:
                     value = a.get(q)
@@ -57,10 +69,16 @@ class FastApplicability:
                     return isinstance(value, str) and value in operand
 
                 return member
-        definition, today = self.definition, self.today
-        return lambda a: cond.holds(test, a.get, today, definition.tags_of, parse_iso_date)
 
-    def effective(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        def holds(a: Mapping[str, Any]) -> bool:
+            return cond.holds(
+                test, lambda k: _answered(a.get(k)), today, definition.tags_of, parse_iso_date
+            )
+
+        return holds
+
+    def applying(self, answers: Mapping[str, Any]) -> frozenset[str]:
+        """The questions that apply to a record with these stored answers."""
         key = tuple([check(answers) for check in self.checks])
         applying = self.cache.get(key)
         if applying is None:
@@ -68,11 +86,17 @@ class FastApplicability:
             applies, _, _ = applicability(self.definition, subset, self.today)
             applying = frozenset(k for k, ok in applies.items() if ok)
             self.cache[key] = applying
-        return {
-            k: v
-            for k, v in answers.items()
-            if k in applying and v is not None and v != "" and v != []
-        }
+        return applying
+
+    def effective(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        """The answers that are answered and apply (as the reference's, in the stored order)."""
+        applying = self.applying(answers)
+        return {k: v for k, v in answers.items() if k in applying and is_answered(v)}
+
+
+def _answered(value: Any) -> Any:
+    """A stored value as the reference reads it: a blank is absent."""
+    return value if is_answered(value) else None
 
 
 def atoms(c: cond.Condition | None) -> list[cond.Condition]:
