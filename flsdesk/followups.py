@@ -63,6 +63,7 @@ from sqlalchemy import (
 )
 
 from flsdesk import files, spreadsheet
+from flsdesk.answers import date_for_people
 from flsdesk.dataset import Definition, DefinitionSet, FollowupWindow
 from flsdesk.followup_end import ended_text, implied_answers
 from flsdesk.patient_list import format_nhs
@@ -170,7 +171,7 @@ class NextFollowup:
     def text(self) -> str:
         """The patient list's cell: "16-week from 01/02/2025 (due)"."""
         state = f" ({self.state})" if self.state else ""
-        return f"{self.label} from {self.window_opens:%d/%m/%Y}{state}"
+        return f"{self.label} from {date_for_people(self.window_opens)}{state}"
 
 
 @dataclass(frozen=True)
@@ -708,7 +709,7 @@ CALL_SHEET_COLUMNS: tuple[str, ...] = (
 
 
 def _dmy(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+    return date_for_people(value)
 
 
 def attempt_text(attempt: CallAttemptInfo | None) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from flsdesk.answers import nhs_digits, nhs_for_people
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, problem_summary
 from flsdesk.store.models import Record
 from flsdesk.store.records import RecordNotFound
@@ -91,9 +92,7 @@ class Summary:
 
 def format_nhs(value: str | None) -> str:
     """3-3-4, as printed on NHS cards; OVERSEAS and odd values as they are."""
-    if value and len(value) == 10 and value.isdigit():
-        return f"{value[:3]} {value[3:6]} {value[6:]}"
-    return value or ""
+    return nhs_for_people(value)
 
 
 def status_text(status: str, missing: int) -> str:
@@ -122,13 +121,15 @@ def _search_clause(text: str) -> ColumnElement[bool] | None:
     if not text:
         return None
     clauses: list[ColumnElement[bool]] = []
-    compact = text.replace(" ", "").replace("-", "")
-    if compact.isdigit():
-        clauses.append(R.nhs_number.like(_escape_like(compact) + "%", escape="\\"))
+    digits = nhs_digits(text)
+    if digits is not None:
+        clauses.append(R.nhs_number.like(_escape_like(digits) + "%", escape="\\"))
     pattern = "%" + _escape_like(text) + "%"
     clauses.append(R.name.like(pattern, escape="\\"))
     clauses.append(R.hospital_number.like(pattern, escape="\\"))
-    if compact != text and not compact.isdigit():
+    # A hospital number typed with spaces or hyphens the system does not keep.
+    compact = text.replace(" ", "").replace("-", "")
+    if compact != text and digits is None:
         clauses.append(R.hospital_number.like("%" + _escape_like(compact) + "%", escape="\\"))
     return or_(*clauses)
 

@@ -10,14 +10,23 @@ record becomes an error message on that question, not a crash.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
 from flsdesk import conditions as cond
-from flsdesk.dataset import Check, Definition, Question, parse_iso_date
+from flsdesk.answers import (
+    QuestionType,
+    format_number,
+    is_number,
+    nhs_number_valid,
+    parse_iso_date,
+)
+from flsdesk.dataset import Check, Definition, Question
+
+# Callers have long imported these from here; they live in flsdesk.answers.
+__all__ = ["format_number", "nhs_number_valid"]
 
 NEEDS_CORRECTION = "Needs correction"
 DRAFT = "Draft"
@@ -90,22 +99,6 @@ def is_answered(value: Any) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def nhs_number_valid(value: str) -> bool:
-    """NHS Digital's Modulus 11 check; ten identical digits are refused too."""
-    digits = value.replace(" ", "")
-    if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
-        return False
-    if len(set(digits)) == 1:
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    if check == 10:
-        return False
-    return check == int(digits[9])
-
-
 def birthday_in(year: int, born: date) -> date:
     """The birthday in a given year; a 29 February birthday falls on 1 March in other years."""
     try:
@@ -117,28 +110,6 @@ def birthday_in(year: int, born: date) -> date:
 def age_on(born: date, on: date) -> int:
     """Age in completed years; the birthday itself counts."""
     return on.year - born.year - (1 if on < birthday_in(on.year, born) else 0)
-
-
-# Beyond this an int is no answer a person typed, and turning it into a float or text can fail.
-_LARGEST_NUMBER = 10**15
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if isinstance(value, int):
-        return abs(value) < _LARGEST_NUMBER
-    return math.isfinite(value)
-
-
-def format_number(value: float | None, precision: int | None = None) -> str:
-    if value is None:
-        return ""
-    if precision:
-        return f"{value:.{precision}f}"
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
 
 
 def _safe_str(value: Any) -> str:
@@ -172,7 +143,7 @@ class _Ctx:
     def date(self, key: str) -> date | None:
         return parse_iso_date(self.effective.get(key))
 
-    def of_type(self, *types: str) -> Iterator[tuple[Question, Any]]:
+    def of_type(self, *types: QuestionType) -> Iterator[tuple[Question, Any]]:
         for key, value in self.effective.items():
             q = self.definition.questions[key]
             if q.type in types:
@@ -199,15 +170,13 @@ def _required(c: Check, ctx: _Ctx) -> Iterator[Finding]:
 
 
 def _valid_date(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("date"):
-        if value in q.special_answers:
-            continue
-        if parse_iso_date(value) is None:
+    for q, value in ctx.of_type(QuestionType.DATE):
+        if not q.codec.well_formed(value):
             yield q.key, {"value": _text(value)}, None
 
 
 def _not_future(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("date"):
+    for q, value in ctx.of_type(QuestionType.DATE):
         parsed = parse_iso_date(value)
         if parsed is not None and parsed > ctx.today:
             yield q.key, {"value": value}, None
@@ -238,8 +207,8 @@ def _date_not_before(c: Check, ctx: _Ctx) -> Iterator[Finding]:
 
 
 def _range(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("number"):
-        if not _is_number(value):
+    for q, value in ctx.of_type(QuestionType.NUMBER):
+        if not is_number(value):
             continue
         if (q.min is not None and value < q.min) or (q.max is not None and value > q.max):
             yield (
@@ -254,29 +223,27 @@ def _range(c: Check, ctx: _Ctx) -> Iterator[Finding]:
 
 
 def _precision(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("number"):
-        if q.precision is None or not _is_number(value):
+    for q, value in ctx.of_type(QuestionType.NUMBER):
+        if q.precision is None or not is_number(value):
             continue
         if abs(round(value, q.precision) - value) > 1e-9:
             yield q.key, {"value": format_number(value), "precision": q.precision}, None
 
 
 def _number(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("number"):
-        if not _is_number(value):
+    for q, value in ctx.of_type(QuestionType.NUMBER):
+        if not q.codec.well_formed(value):
             yield q.key, {"value": _text(value)}, None
 
 
 def _answer_offered(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("single", "multi"):
-        values = value if q.type == "multi" and isinstance(value, list) else [value]
-        for v in values:
-            if not isinstance(v, str) or q.answer(v) is None:
-                yield q.key, {"value": _text(v)}, None
+    for q, value in ctx.of_type(QuestionType.SINGLE, QuestionType.MULTI):
+        for v in q.codec.offered(value):
+            yield q.key, {"value": _text(v)}, None
 
 
 def _exclusive(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("multi"):
+    for q, value in ctx.of_type(QuestionType.MULTI):
         if not isinstance(value, list) or len(value) < 2:
             continue
         for v in value:
@@ -287,14 +254,14 @@ def _exclusive(c: Check, ctx: _Ctx) -> Iterator[Finding]:
 
 
 def _max_length(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("text", "nhs"):
+    for q, value in ctx.of_type(QuestionType.TEXT, QuestionType.NHS):
         if q.max_length is not None and len(_safe_str(value)) > q.max_length:
             yield q.key, {"max_length": q.max_length}, None
 
 
 def _text_kind(c: Check, ctx: _Ctx) -> Iterator[Finding]:
-    for q, value in ctx.of_type("text"):
-        if not isinstance(value, str):
+    for q, value in ctx.of_type(QuestionType.TEXT):
+        if not q.codec.well_formed(value):
             yield q.key, {"value": _text(value)}, None
 
 

@@ -8,30 +8,22 @@ audit trail, the duplicates view and the rest say it the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
 from typing import Any
 
-from flsdesk.dataset import Definition, parse_iso_date
+from flsdesk.answers import (
+    DATE_FORMAT,
+    MOMENT_FORMAT,
+    QuestionType,
+    date_for_people,
+    moment_for_people,
+)
+from flsdesk.answers import (
+    answer_for_people as _answer_text,
+)
+from flsdesk.dataset import Definition
 
-DATE_FORMAT = "%d/%m/%Y"
-MOMENT_FORMAT = "%d/%m/%Y %H:%M"
-
-
-def date_for_people(value: date | datetime | str | None) -> str:
-    """A date as dd/mm/yyyy; a stored ISO date string too. Anything else is shown unchanged
-    (a special answer such as "Not known" is not a date), None as nothing."""
-    if value is None:
-        return ""
-    if isinstance(value, date):  # datetime is a date too: its calendar day as stored
-        return value.strftime(DATE_FORMAT)
-    parsed = parse_iso_date(value)
-    return parsed.strftime(DATE_FORMAT) if parsed else str(value)
-
-
-def moment_for_people(at: datetime) -> str:
-    """A stored moment (naive UTC, as the store keeps them) as local dd/mm/yyyy HH:MM."""
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return aware.astimezone().strftime(MOMENT_FORMAT)
+# The one date-for-people lives in flsdesk.answers; kept importable from here for the windows.
+__all__ = ["DATE_FORMAT", "MOMENT_FORMAT", "date_for_people", "moment_for_people"]
 
 
 def question_label(definition: Definition | None, key: str | None) -> str:
@@ -58,8 +50,9 @@ def answer_for_people(definition: Definition | None, key: str | None, value: Any
             f"{question_label(definition, k)}: {answer_for_people(definition, k, v)}"
             for k, v in value.items()
         )
-    if question is not None and question.type == "date":
-        return date_for_people(value)
+    if question is not None and question.type == QuestionType.DATE:
+        return _answer_text(question, value)
+    # Audit and duplicate views show other stored values exactly as kept.
     return str(value)
 
 

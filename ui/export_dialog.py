@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk import settings as settings_schema
+from flsdesk.answers import date_for_people, moment_for_people
 from flsdesk.exchange import export as ex
 from flsdesk.exchange import upload as up
 from flsdesk.patient_list import format_nhs
@@ -221,14 +222,14 @@ def upload_job(store: Store, path: Path) -> Callable[[ProgressFn, CancelFn], up.
 
 
 def _day(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+    return date_for_people(value)
 
 
 def local_time(value: datetime | None) -> str:
     """A stored naive-UTC moment as local time for display."""
     if value is None:
         return ""
-    return value.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y %H:%M")
+    return moment_for_people(value.replace(tzinfo=UTC))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 
 from flsdesk import files
 from flsdesk import followups as fu
+from flsdesk.answers import date_for_people
 from flsdesk.dataset import parse_iso_date
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.settings import SERVICE_NAME
@@ -90,7 +91,7 @@ _MAX_WIDTH = 320
 
 
 def _dmy(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+    return date_for_people(value)
 
 
 def _phone_tip(row: fu.FollowupRow) -> str | None:
@@ -505,7 +506,7 @@ class FollowupsPage(QWidget):
         self._counts = fu.counts(self.store.engine, self.store.definitions, self.day)
         for state, box in self.filters.items():
             box.setText(f"{_STATE_TITLES[state]} ({self._counts[state]})")
-        self.heading.setText(f"Follow-ups on {self.day:%d/%m/%Y}")
+        self.heading.setText(f"Follow-ups on {date_for_people(self.day)}")
         self._update_empty()
         if keep is not None:
             row = self.model.find(*keep)
@@ -650,7 +651,7 @@ class FollowupsPage(QWidget):
         title = f"{service}: follow-ups" if service else "Follow-ups"
         return (
             "<html><body style='font-size: 9pt'>"
-            f"<h3>{html.escape(title)} on {self.day:%d/%m/%Y} ({html.escape(chosen)}): "
+            f"<h3>{html.escape(title)} on {date_for_people(self.day)} ({html.escape(chosen)}): "
             f"{len(self.model.rows)}</h3>"
             "<table border='1' cellspacing='0' cellpadding='3' width='100%'>"
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flsdesk.answers import date_for_people
 from flsdesk.exchange import optout
 from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
@@ -80,7 +81,7 @@ class OptoutDialog(QDialog):
                 ("Record", lambda r: r.record_id),
                 ("NHS number", lambda r: format_nhs(r.nhs_number)),
                 ("Name", lambda r: r.name),
-                ("Diagnosed", lambda r: r.diagnosed.strftime("%d/%m/%Y") if r.diagnosed else ""),
+                ("Diagnosed", lambda r: date_for_people(r.diagnosed)),
                 ("Last sent", lambda r: local_time(r.last_sent)),
             ]
         )

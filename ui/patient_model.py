@@ -11,6 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from flsdesk import patient_list as pl
+from flsdesk.answers import date_for_people
 from flsdesk.rules import DRAFT, NEEDS_CORRECTION
 
 PAGE = 200
@@ -129,7 +130,7 @@ class PatientTableModel(QAbstractTableModel):
             if key == "status":
                 return pl.status_text(row.status, row.missing_count)
             if isinstance(value, date):
-                return value.strftime("%d/%m/%Y")
+                return date_for_people(value)
             return value or ""
         if role == Qt.ItemDataRole.ToolTipRole and key == "status" and self.explain is not None:
             why = self._why.get(row.id)

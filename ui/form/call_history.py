@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk import followups as fu
+from flsdesk.answers import date_for_people
 from flsdesk.dataset import Definition
 from flsdesk.store.store import Store
 from flsdesk_ui.form.builder import TabPage
@@ -38,7 +39,7 @@ _ROWS_SHOWN = 8  # beyond this the table scrolls; the tab stays a form
 
 
 def _dmy(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+    return date_for_people(value)
 
 
 class CallHistory(QGroupBox):

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flsdesk.answers import answer_for_people, moment_for_people
 from flsdesk.dataset import Definition
 from flsdesk.rules import is_answered
 from flsdesk.store.records import Conflict
-from flsdesk_ui.form import values
 
 MINE, THEIRS = "mine", "theirs"
 
@@ -34,25 +34,14 @@ def shown(definition: Definition, key: str, value: Any) -> str:
     """An answer as the form shows it (dd/mm/yyyy, NHS number in groups, labels)."""
     if not is_answered(value):
         return "(no answer)"
-    question = definition.questions.get(key)
-    kind = question.type if question is not None else ""
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    if kind == "date":
-        return values.date_to_text(value)
-    if kind == "nhs":
-        return values.nhs_to_text(value)
-    if kind == "number":
-        return values.number_to_text(value)
-    return str(value)
+    return answer_for_people(definition.questions.get(key), value)
 
 
 def when_text(moment: datetime | None) -> str:
     """A stored (naive UTC) moment in local time, as dd/mm/yyyy HH:MM."""
     if moment is None:
         return "at a time not recorded"
-    local = moment.replace(tzinfo=UTC).astimezone()
-    return f"{local:%d/%m/%Y %H:%M}"
+    return moment_for_people(moment.replace(tzinfo=UTC))
 
 
 class ConflictDialog(QDialog):

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from flsdesk.answers import QuestionType
 from flsdesk.dataset import Question, parse_iso_date
 from flsdesk_ui.form import values
 
@@ -165,14 +166,14 @@ class NhsInput(_LineInput):
         self.finish_row()
 
     def value(self) -> Any:
-        return values.nhs_from_text(self.edit.text(), self.question.special_answers)
+        return self.question.codec.from_text(self.edit.text())
 
     def set_value(self, value: Any) -> None:
-        self.edit.setText(values.nhs_to_text(value))
+        self.edit.setText(self.question.codec.to_text(value))
 
     def left(self) -> None:
         # Tidy the digits into 3-3-4 groups once the person has finished with the field.
-        shown = values.nhs_to_text(self.value())
+        shown = self.question.codec.to_text(self.value())
         if shown != self.edit.text():
             self.edit.setText(shown)
 
@@ -277,7 +278,7 @@ class DateInput(_LineInput):
         for special, box in self.specials.items():
             if box.isChecked():
                 return special
-        return values.date_from_text(self.edit.text(), self.question.special_answers)
+        return self.question.codec.from_text(self.edit.text())
 
     def set_value(self, value: Any) -> None:
         self.blockSignals(True)
@@ -286,7 +287,7 @@ class DateInput(_LineInput):
             for label, box in self.specials.items():
                 box.setChecked(label == special)
             self.edit.setEnabled(special is None)
-            self.edit.setText("" if special else values.date_to_text(value))
+            self.edit.setText("" if special else self.question.codec.to_text(value))
         finally:
             self.blockSignals(False)
 
@@ -316,10 +317,10 @@ class NumberInput(_LineInput):
         self.finish_row()
 
     def value(self) -> Any:
-        return values.number_from_text(self.edit.text())
+        return self.question.codec.from_text(self.edit.text())
 
     def set_value(self, value: Any) -> None:
-        self.edit.setText(values.number_to_text(value))
+        self.edit.setText(self.question.codec.to_text(value))
 
 
 class TextInput(_LineInput):
@@ -331,7 +332,7 @@ class TextInput(_LineInput):
         self.finish_row()
 
     def value(self) -> Any:
-        return values.text_from_text(self.edit.text(), multiline=False)
+        return self.question.codec.from_text(self.edit.text())
 
     def set_value(self, value: Any) -> None:
         self.edit.setText("" if value is None else str(value))
@@ -358,7 +359,7 @@ class MultilineInput(QuestionInput):
             self._changed()
 
     def value(self) -> Any:
-        return values.text_from_text(self.edit.toPlainText(), multiline=True)
+        return self.question.codec.from_text(self.edit.toPlainText())
 
     def set_value(self, value: Any) -> None:
         self._setting = True
@@ -541,15 +542,15 @@ class MultiInput(QuestionInput):
 
 def input_for(question: Question, parent: QWidget | None = None) -> QuestionInput:
     """The input class for a question's type (the one place that maps types to widgets)."""
-    if question.type == "nhs":
+    if question.type == QuestionType.NHS:
         return NhsInput(question, parent)
-    if question.type == "date":
+    if question.type == QuestionType.DATE:
         return DateInput(question, parent)
-    if question.type == "number":
+    if question.type == QuestionType.NUMBER:
         return NumberInput(question, parent)
-    if question.type == "single":
+    if question.type == QuestionType.SINGLE:
         return SingleInput(question, parent)
-    if question.type == "multi":
+    if question.type == QuestionType.MULTI:
         return MultiInput(question, parent)
     if question.multiline:
         return MultilineInput(question, parent)

@@ -1,8 +1,9 @@
 """Loading and checking dataset definition files (``resources/datasets/*.toml``).
 
-The dataset, its rules and its answers are data: this module turns a definition file into typed,
-immutable objects and refuses a file with any problem, naming the file, the question and the
-problem, so a service editing its own copy finds its mistake at once.
+The dataset, its rules and its answers are data: this module turns a definition file into the
+typed, immutable objects of ``flsdesk.dataset.model`` and refuses a file with any problem, naming
+the file, the question and the problem, so a service editing its own copy finds its mistake at
+once.
 """
 
 from __future__ import annotations
@@ -10,21 +11,31 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
 import string
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import date, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from flsdesk import conditions as cond
+from flsdesk.answers import QuestionType
 from flsdesk.datafiles import DataFile, DataFileError, Problems, find, read_toml
+from flsdesk.dataset.model import (
+    QUESTION_TYPES,
+    SEVERITIES,
+    Answer,
+    Check,
+    Definition,
+    DefinitionSet,
+    FollowupEnd,
+    FollowupWindow,
+    KeySpec,
+    Question,
+    Tab,
+)
 from flsdesk.paths import AppPaths
 
-QUESTION_TYPES = ("nhs", "date", "single", "multi", "number", "text")
-SEVERITIES = ("error", "warning")
+_CHOICE = (QuestionType.SINGLE, QuestionType.MULTI)
 
 _TOP_KEYS = {
     "kind",
@@ -136,199 +147,6 @@ _CHECK_KINDS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "duplicate_key": (set(), {"at"}, {"label", "other"}),
     "refracture": ({"within_days"}, {"at"}, {"label", "other"}),
 }
-
-
-@dataclass(frozen=True)
-class Answer:
-    label: str
-    code: str | None = None
-    tags: frozenset[str] = frozenset()
-    exclusive: bool = False
-    provisional: bool = False
-    # Other texts an import file may hold for this answer of this question (e.g. "No" for
-    # 5.01's "Not assessed"); never offered in the form, never written by the export.
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Question:
-    key: str  # the number ("1.11") or, for a local-only field, its name ("hospital_number")
-    label: str
-    tab: str
-    type: str
-    local: bool = False
-    short_name: str | None = None
-    answers: tuple[Answer, ...] = ()
-    special_answers: tuple[str, ...] = ()
-    lite: bool = False
-    lite_when: cond.Condition | None = None
-    applies_when: cond.Condition | None = None
-    help: str = ""
-    # One line the form shows in the question's place while it is hidden and
-    # ``hidden_note_when`` holds (always, without it): why it is not asked.
-    hidden_note: str = ""
-    hidden_note_when: cond.Condition | None = None
-    min: float | None = None
-    max: float | None = None
-    precision: int | None = None
-    max_length: int | None = None
-    multiline: bool = False
-    provisional: tuple[str, ...] = ()  # which parts are provisional: "short name", "answers"…
-
-    @property
-    def number(self) -> str | None:
-        return None if self.local else self.key
-
-    @property
-    def object_name(self) -> str:
-        """The widget name the form, screen readers and tests find it by."""
-        return f"local_{self.key}" if self.local else "q_" + self.key.replace(".", "_")
-
-    @cached_property
-    def answers_by_label(self) -> dict[str, Answer]:
-        return {a.label: a for a in self.answers}
-
-    def answer(self, label: str) -> Answer | None:
-        return self.answers_by_label.get(label)
-
-    @property
-    def is_lite(self) -> bool:
-        """Lite at all (always, or under its lite_when condition)."""
-        return self.lite or self.lite_when is not None
-
-
-@dataclass(frozen=True)
-class Tab:
-    id: str
-    label: str
-    applies_when: cond.Condition | None = None
-    not_applicable_label: str = ""
-    not_applicable_help: str = ""
-
-
-@dataclass(frozen=True)
-class Check:
-    id: str
-    kind: str
-    severity: str
-    message: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class KeySpec:
-    primary: tuple[str, ...]
-    fallback: tuple[str, ...] = ()
-    fallback_when: cond.Condition | None = None
-    provisional_fallback: bool = False
-
-
-@dataclass(frozen=True)
-class FollowupWindow:
-    id: str
-    label: str
-    closed_by: str
-    upcoming_from: int
-    due_from: int
-    overdue_from: int
-    missed_from: int
-
-
-@dataclass(frozen=True)
-class FollowupEnd:
-    """What ending follow-up for one reason implies (the definition's ``[followup_end]``)."""
-
-    reason: str  # an answer of the local "follow-up ended" field
-    words: str  # the reason as the patient list says it: "ended: moved away"
-    # question -> the answer it gets when follow-up ends, if it is unanswered and applies then
-    answers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Definition:
-    id: str
-    name: str
-    version: str
-    applies_from: date
-    path: Path
-    source: str
-    roles: Mapping[str, Any]
-    keys: KeySpec
-    tabs: tuple[Tab, ...]
-    questions: Mapping[str, Question]
-    checks: tuple[Check, ...]
-    followup_windows: tuple[FollowupWindow, ...]
-    # Questions in an order where every question comes after those its applicability depends on.
-    evaluation_order: tuple[str, ...]
-    provisional_applies_from: bool = False
-    new_fracture_copies: tuple[str, ...] = ()
-    provisional: bool = False  # the whole file is a reasoned assumption
-    based_on: str | None = None  # the id of the dataset this file gives only changes to
-    followup_end: Mapping[str, FollowupEnd] = field(default_factory=dict)
-    # Changes whenever anything in the (merged) file changes: the store re-evaluates its records
-    # when the set of digests it last evaluated with differs.
-    digest: str = ""
-
-    @cached_property
-    def tabs_by_id(self) -> dict[str, Tab]:
-        return {t.id: t for t in self.tabs}
-
-    @cached_property
-    def exported_questions(self) -> tuple[Question, ...]:
-        return tuple(q for q in self.questions.values() if not q.local)
-
-    @cached_property
-    def local_fields(self) -> tuple[Question, ...]:
-        return tuple(q for q in self.questions.values() if q.local)
-
-    def role(self, name: str) -> str:
-        return str(self.roles[name])
-
-    def questions_on(self, tab_id: str) -> list[Question]:
-        return [q for q in self.questions.values() if q.tab == tab_id]
-
-    def tags_of(self, key: str, value: Any) -> frozenset[str]:
-        q = self.questions.get(key)
-        if q is None or not isinstance(value, str):
-            return frozenset()
-        answer = q.answer(value)
-        return answer.tags if answer else frozenset()
-
-    def record_key(self, effective: Mapping[str, Any], today: date | None = None) -> str | None:
-        """The natural key used to match records, or None while a part of it is missing."""
-        parts = self.keys.primary
-        if self.keys.fallback_when is not None and cond.holds(
-            self.keys.fallback_when,
-            effective.get,
-            today or date.today(),
-            self.tags_of,
-            parse_iso_date,
-        ):
-            parts = self.keys.fallback
-        values = []
-        for key in parts:
-            value = effective.get(key)
-            # Key parts are texts (NHS number, dates, answer labels); anything else cannot match.
-            if not isinstance(value, str) or not value:
-                return None
-            values.append(f"{key}={value}")
-        return "|".join(values)
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def parse_iso_date(value: Any) -> date | None:
-    """A stored date answer as a date, or None for anything else (never raises).
-
-    Only YYYY-MM-DD: ``date.fromisoformat`` also takes week dates such as 2025-W02-1.
-    """
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,23 +275,23 @@ def _parse_question(
             answers = _parse_answers(lists[name], where, problems, lists)
     elif "answers" in raw:
         answers = _parse_answers(raw["answers"], where, problems, lists)
-    if qtype in ("single", "multi") and not answers and "answer_list" not in raw:
+    if qtype in _CHOICE and not answers and "answer_list" not in raw:
         problems.add(where, f"a {qtype} question needs an answer list ('answers' or 'answer_list')")
-    if qtype not in ("single", "multi") and answers:
+    if qtype not in _CHOICE and answers:
         problems.add(where, f"a {qtype} question takes no answer list")
-    if qtype != "multi" and any(a.exclusive for a in answers):
+    if qtype != QuestionType.MULTI and any(a.exclusive for a in answers):
         problems.add(where, "only a multi question can have exclusive answers")
     special = raw.get("special_answers", [])
     if not isinstance(special, list) or not all(isinstance(s, str) for s in special):
         problems.add(where, "'special_answers' must be a list of texts")
         special = []
-    elif special and qtype not in ("nhs", "date"):
+    elif special and qtype not in (QuestionType.NHS, QuestionType.DATE):
         problems.add(where, "'special_answers' only make sense for nhs and date questions")
     low = _number(raw.get("min"), "min", where, problems)
     high = _number(raw.get("max"), "max", where, problems)
     if low is not None and high is not None and low > high:
         problems.add(where, f"min {low} is above max {high}")
-    if (low is not None or high is not None or "precision" in raw) and qtype != "number":
+    if (low is not None or high is not None or "precision" in raw) and qtype != QuestionType.NUMBER:
         problems.add(where, "min, max and precision are for number questions")
     precision = raw.get("precision")
     if precision is not None and (
@@ -497,7 +315,8 @@ def _parse_question(
         key=key,
         label=str(raw.get("label", "")),
         tab=str(raw.get("tab", "")),
-        type=str(qtype),
+        # A bad type is reported above; the file is refused, the object only needs building.
+        type=QuestionType(qtype) if qtype in QUESTION_TYPES else QuestionType.TEXT,
         local=local,
         short_name=None if local else str(raw.get("short_name", "")),
         answers=answers,
@@ -539,11 +358,11 @@ def _check_condition_refs(
             tags = set().union(*(a.tags for a in q.answers)) if q.answers else set()
             for tag in sorted(test.operand - tags):
                 problems.add(where, f"no answer of question {q.key} has the tag '{tag}'")
-        elif test.operator in cond.COMPARISONS and q.type != "number":
+        elif test.operator in cond.COMPARISONS and q.type != QuestionType.NUMBER:
             problems.add(where, f"compares question {q.key}, which is not a number question")
     for c2 in _days_since(c):
         q = questions.get(c2.question)
-        if q is not None and q.type != "date":
+        if q is not None and q.type != QuestionType.DATE:
             problems.add(where, f"days_since needs a date question; {q.key} is {q.type}")
 
 
@@ -707,7 +526,7 @@ def _parse_followup_end(
                 p.add(where, f"names question {key}, which does not exist")
             elif q.local:
                 p.add(where, f"{key} is a local field; ending follow-up answers dataset questions")
-            elif q.type != "single":
+            elif q.type != QuestionType.SINGLE:
                 p.add(where, f"question {key} is not a single-answer question")
             elif not isinstance(label, str) or q.answer(label) is None:
                 p.add(where, f"'{label}' is not an answer of question {key}")
@@ -827,8 +646,8 @@ def parse_definition(
         ) from None
 
 
-def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Definition:
-    p = Problems()
+def _parse_header(data: Mapping[str, Any], p: Problems) -> tuple[date, Mapping[str, Any]]:
+    """The version, applies_from and the answer lists the questions refer to."""
     p.header(data, "dataset", _TOP_KEYS)
     if not isinstance(data.get("version"), str | int) or not str(data.get("version")).strip():
         p.add("", "'version' is missing")
@@ -841,7 +660,10 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     if not isinstance(lists, Mapping):
         p.add("answer_lists", "must be a table of lists")
         lists = {}
+    return applies_from, lists
 
+
+def _parse_tabs(data: Mapping[str, Any], p: Problems) -> dict[str, Tab]:
     tabs: dict[str, Tab] = {}
     for i, raw in enumerate(data.get("tabs", []) or [], 1):
         if not isinstance(raw, Mapping) or not raw.get("id") or not raw.get("label"):
@@ -860,6 +682,12 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     if not tabs:
         p.add("tabs", "no [[tabs]] are defined")
 
+    return tabs
+
+
+def _parse_questions(
+    data: Mapping[str, Any], tabs: Mapping[str, Tab], lists: Mapping[str, Any], p: Problems
+) -> dict[str, Question]:
     questions: dict[str, Question] = {}
     short_names: dict[str, str] = {}
     raw_questions = data.get("questions")
@@ -886,6 +714,12 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
                 short_names[q.short_name] = q.key
             questions[q.key] = q
 
+    return questions
+
+
+def _check_references(
+    questions: Mapping[str, Question], tabs: Mapping[str, Tab], p: Problems
+) -> None:
     for q in questions.values():
         where = f"{'local field' if q.local else 'question'} {q.key}"
         _check_condition_refs(q.applies_when, f"{where}, applies_when", questions, p)
@@ -894,7 +728,11 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     for t in tabs.values():
         _check_condition_refs(t.applies_when, f"tab {t.id}, applies_when", questions, p)
 
-    roles = data.get("roles", {})
+
+def _parse_roles(
+    data: Mapping[str, Any], questions: Mapping[str, Question], p: Problems
+) -> Mapping[str, Any]:
+    roles: Mapping[str, Any] = data.get("roles", {})
     if not isinstance(roles, Mapping):
         p.add("roles", "must be a table")
         roles = {}
@@ -916,8 +754,10 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
                 if ref not in questions:
                     p.add("roles", f"'{name}' names question {ref}, which does not exist")
 
-    followup_end = _parse_followup_end(data.get("followup_end"), questions, roles, p)
+    return roles
 
+
+def _parse_keys(data: Mapping[str, Any], questions: Mapping[str, Question], p: Problems) -> KeySpec:
     keys_raw = data.get("keys", {})
     if not isinstance(keys_raw, Mapping):
         keys_raw = {}
@@ -935,6 +775,17 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
     if fallback_when is not None and not fallback:
         p.add("keys", "'fallback_when' is given but 'fallback' is empty")
 
+    return KeySpec(
+        tuple(primary),
+        tuple(fallback),
+        fallback_when,
+        bool(keys_raw.get("provisional_fallback", False)),
+    )
+
+
+def _parse_windows(
+    data: Mapping[str, Any], questions: Mapping[str, Question], p: Problems
+) -> tuple[FollowupWindow, ...]:
     windows: list[FollowupWindow] = []
     followup = data.get("followup", {}) or {}
     if not isinstance(followup, Mapping):
@@ -963,6 +814,12 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
             continue
         windows.append(FollowupWindow(str(wid), str(raw["label"]), str(raw["closed_by"]), *days))
 
+    return tuple(windows)
+
+
+def _parse_copies(
+    data: Mapping[str, Any], questions: Mapping[str, Question], p: Problems
+) -> tuple[str, ...]:
     copies = data.get("new_fracture_copies", []) or []
     if not isinstance(copies, list):
         p.add("new_fracture_copies", "must be a list of question numbers or local field names")
@@ -971,6 +828,20 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
         if ref not in questions:
             p.add("new_fracture_copies", f"names question {ref}, which does not exist")
 
+    return tuple(str(c) for c in copies)
+
+
+def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Definition:
+    p = Problems()
+    applies_from, lists = _parse_header(data, p)
+    tabs = _parse_tabs(data, p)
+    questions = _parse_questions(data, tabs, lists, p)
+    _check_references(questions, tabs, p)
+    roles = _parse_roles(data, questions, p)
+    followup_end = _parse_followup_end(data.get("followup_end"), questions, roles, p)
+    keys = _parse_keys(data, questions, p)
+    windows = _parse_windows(data, questions, p)
+    copies = _parse_copies(data, questions, p)
     checks = _parse_checks(data.get("checks"), questions, p)
     order = _evaluation_order(questions, tabs, p)
     if p.items:
@@ -983,19 +854,14 @@ def _parse_definition(data: Mapping[str, Any], path: Path, source: str) -> Defin
         path=path,
         source=source,
         roles=dict(roles),
-        keys=KeySpec(
-            tuple(primary),
-            tuple(fallback),
-            fallback_when,
-            bool(keys_raw.get("provisional_fallback", False)),
-        ),
+        keys=keys,
         tabs=tuple(tabs.values()),
         questions=questions,
         checks=checks,
-        followup_windows=tuple(windows),
+        followup_windows=windows,
         evaluation_order=order,
         provisional_applies_from=bool(data.get("provisional_applies_from", False)),
-        new_fracture_copies=tuple(str(c) for c in copies),
+        new_fracture_copies=copies,
         provisional=bool(data.get("provisional", False)),
         based_on=str(data["based_on"]) if data.get("based_on") else None,
         followup_end=followup_end,
@@ -1010,60 +876,6 @@ def load_definition(
 ) -> Definition:
     path = Path(path)
     return parse_definition(read_toml(path), path, source, bases)
-
-
-class DefinitionSet:
-    """Every dataset version in use; a record is checked against the version for its 1.09."""
-
-    def __init__(self, definitions: Iterable[Definition]) -> None:
-        self.definitions = sorted(definitions, key=lambda d: d.applies_from)
-        if not self.definitions:
-            raise DataFileError("datasets", ["no dataset definition file was found"])
-        seen: dict[date, Definition] = {}
-        for d in self.definitions:
-            if d.applies_from in seen:
-                raise DataFileError(
-                    d.path,
-                    [
-                        f"applies from {d.applies_from:%d/%m/%Y}, the same date as "
-                        f"{seen[d.applies_from].path.name}: one of them must go"
-                    ],
-                )
-            seen[d.applies_from] = d
-        self.by_id = {d.id: d for d in self.definitions}
-
-    @property
-    def latest(self) -> Definition:
-        return self.definitions[-1]
-
-    @property
-    def digest(self) -> str:
-        """One text that changes whenever any definition in use changes."""
-        parts = sorted(f"{d.id}:{d.digest}" for d in self.definitions)
-        return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
-
-    def for_date(self, diagnosed: date | None) -> Definition:
-        """The version for a diagnosis date; the newest while 1.09 is unknown.
-
-        A date before every version uses the earliest (the rules then say it is too early).
-        """
-        if diagnosed is None:
-            return self.latest
-        chosen = self.definitions[0]
-        for d in self.definitions:
-            if d.applies_from <= diagnosed:
-                chosen = d
-        return chosen
-
-    def for_answers(self, answers: Mapping[str, Any]) -> Definition:
-        role = self.latest.role("diagnosed")
-        return self.for_date(parse_iso_date(answers.get(role)))
-
-    def get(self, definition_id: str) -> Definition:
-        return self.by_id.get(definition_id) or self.latest
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.definitions)
 
 
 def dataset_files(paths: AppPaths | None) -> list[DataFile]:
