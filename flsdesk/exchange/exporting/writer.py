@@ -3,11 +3,11 @@ answer's cell."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flsdesk.dataset import Definition, Question, parse_iso_date
+from flsdesk.answers import CsvStyle, codec_for
+from flsdesk.dataset import Definition, Question
 from flsdesk.exchange.exporting.model import ExportError, UnencodableCharacter
 from flsdesk.exchange.profiles import ExportProfile
 
@@ -16,88 +16,9 @@ def freeze(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def format_nhs(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
-    special = set(q.special_answers)
-    spaced = profile.nhs_format == "spaced"
-
-    def fmt(value: Any) -> str:
-        text = str(value)
-        if text in special:
-            return text
-        digits = text.replace(" ", "")
-        if spaced and len(digits) == 10:
-            return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
-        return digits
-
-    return fmt
-
-
-def format_date(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
-    special = set(q.special_answers)
-    pattern = profile.date_format
-
-    def fmt(value: Any) -> str:
-        if value in special:
-            return str(value)  # 3.03 "Patient did not attend" goes in the date's column
-        parsed = parse_iso_date(value)
-        return parsed.strftime(pattern) if parsed else str(value)
-
-    return fmt
-
-
-def format_number_cell(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
-    whole = profile.whole_numbers_without_decimals
-    mark = profile.decimal_mark
-    precision = q.precision
-
-    def fmt(value: Any) -> str:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return str(value)
-        if isinstance(value, int) or (whole and float(value).is_integer()):
-            text = str(int(value))
-        elif precision:
-            text = f"{value:.{precision}f}"
-        else:
-            text = repr(float(value))
-        if text in ("-0",) or re.fullmatch(r"-0\.0*", text):
-            text = text[1:]  # no "-0.0" from rounding a tiny negative
-        return text.replace(".", mark) if mark != "." else text
-
-    return fmt
-
-
-def format_answers(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
-    use_code = profile.answers == "code"
-    out = {a.label: (a.code if use_code and a.code else a.label) for a in q.answers}
-    order = {a.label: i for i, a in enumerate(q.answers)}
-    joiner = profile.multi_joiner
-
-    if q.type == "single":
-        return lambda value: out.get(value, str(value))
-
-    def fmt(value: Any) -> str:
-        values = value if isinstance(value, list) else [value]
-        labels = sorted((str(v) for v in values), key=lambda v: (order.get(v, len(order)), v))
-        return joiner.join(out.get(v, v) for v in labels)
-
-    return fmt
-
-
 def formatter(profile: ExportProfile, q: Question) -> Callable[[Any], str]:
-    if q.type == "nhs":
-        return format_nhs(profile, q)
-    if q.type == "date":
-        return format_date(profile, q)
-    if q.type == "number":
-        return format_number_cell(profile, q)
-    if q.type in ("single", "multi"):
-        return format_answers(profile, q)
-    return str
+    """An answered value's cell, through the question's codec (``flsdesk.answers``)."""
+    return codec_for(q).cell_writer(CsvStyle.of_profile(profile))
 
 
 def columns_for(definition: Definition, profile: ExportProfile) -> list[Question]:
