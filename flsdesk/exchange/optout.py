@@ -20,7 +20,6 @@ import csv
 import io
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,10 +30,11 @@ from sqlalchemy import insert, select, update
 
 from flsdesk import conditions as cond
 from flsdesk import spreadsheet
+from flsdesk.answers import nhs_digits, nhs_number_valid
 from flsdesk.dataset import Definition, parse_iso_date
 from flsdesk.exchange import batches
 from flsdesk.files import atomic_write
-from flsdesk.rules import applicability, nhs_number_valid
+from flsdesk.rules import applicability
 from flsdesk.store.models import OptoutList
 from flsdesk.store.store import Store
 
@@ -93,10 +93,6 @@ class OptoutFields:
         if value in self.checked:
             return "opted_out" if value == self.opted_out else "checked"
         return "unchecked"
-
-
-def _normalise_nhs(text: str) -> str:
-    return re.sub(r"[\s-]", "", text)
 
 
 @dataclass(frozen=True)
@@ -165,12 +161,13 @@ def read_result(path: Path) -> tuple[set[str], list[int]]:
     found: set[str] = set()
     odd: list[int] = []
     for number, row in enumerate(csv.reader(io.StringIO(text)), 1):
-        cell = _normalise_nhs(row[0]) if row else ""
-        if not cell:
-            continue
-        if nhs_number_valid(cell):
-            found.add(cell)
-        elif not (number == 1 and not cell.isdigit()):  # a header line
+        cell = row[0] if row else ""
+        digits = nhs_digits(cell)
+        if digits is not None and nhs_number_valid(digits):
+            found.add(digits)
+        elif digits is None and (number == 1 or not cell.replace("-", "").strip()):
+            continue  # the header line, or a blank one
+        else:
             odd.append(number)
     return found, odd
 

@@ -16,6 +16,7 @@ from flsdesk.datafiles import DataFileError, read_toml
 from flsdesk.definitions_cli import check_file
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
+from flsdesk.exchange.exporting.writer import RowWriter
 from flsdesk.exchange.profiles import load_export_profile, parse_export_profile
 from flsdesk.store.store import Store
 from tests.core.conftest_records import (  # noqa: F401  (fixtures)
@@ -291,7 +292,7 @@ def test_quoting_agrees_with_csv_writer() -> None:
     from hypothesis import strategies as st
 
     profile = load_export_profile()
-    writer = ex._RowWriter(profile, [])  # quoting needs no columns
+    writer = RowWriter(profile, [])  # quoting needs no columns
 
     @given(st.lists(st.text(alphabet=st.sampled_from("ab ,\"\r\n;'é"), max_size=6), min_size=2))
     def check(cells: list[str]) -> None:

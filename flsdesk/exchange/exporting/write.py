@@ -1,0 +1,128 @@
+"""Writing a prepared export: the file atomically (0600) and its batch, or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from flsdesk.exchange import batches
+from flsdesk.exchange.exporting.model import (
+    CancelFn,
+    ExportCancelled,
+    ExportError,
+    ExportPlan,
+    ExportResult,
+    NothingToExport,
+)
+from flsdesk.exchange.exporting.plan import prepare
+from flsdesk.exchange.exporting.row_cache import save_cache
+from flsdesk.exchange.exporting.scope import Scope
+from flsdesk.exchange.profiles import ExportProfile
+from flsdesk.files import WriteError, atomic_write
+from flsdesk.store.store import Store
+
+log = logging.getLogger("flsdesk.exchange")
+
+
+def write(
+    store: Store,
+    plan: ExportPlan,
+    path: Path | None,
+    *,
+    dry_run: bool = False,
+    cancel: CancelFn | None = None,
+) -> ExportResult:
+    """Write the plan's file atomically (0600) and record the batch; a dry run does neither."""
+    if plan.is_empty:
+        raise NothingToExport(
+            "Nothing to export: no record in this scope is new or changed, or every one is held "
+            "back."
+        )
+    if dry_run:
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in plan.file_bytes():
+            digest.update(chunk)
+            size += len(chunk)
+        return ExportResult(None, None, digest.hexdigest(), len(plan.going), size, 0)
+    if path is None:
+        raise ExportError("No file was given to write the export to.")
+    path = Path(path).expanduser().absolute()
+    if cancel is not None and cancel():
+        raise ExportCancelled("The export was cancelled; nothing was written.")
+    batch_id = batches.new_batch_id()
+    size = sum(len(c) for c in plan.file_bytes())
+    ids = [r.record_id for r in plan.going]
+    deleted = [d.record_id for d in plan.deleted_since_sent]
+    digest_box: list[str] = []
+
+    def chunks() -> Iterable[bytes]:
+        digest = hashlib.sha256()
+        for chunk in plan.file_bytes():
+            digest.update(chunk)
+            yield chunk
+        digest_box.append(digest.hexdigest())
+
+    def commit(replace: Callable[[], None]) -> None:
+        # Three steps, each safe to be killed after: the batch is committed as "writing"
+        # before the rename, so a file renamed into place is never without its batch; it
+        # becomes "exported" after. A batch left "writing" is settled by its file's hash
+        # (batches.recover_interrupted) at the next export, outbox or start.
+        with store.write_transaction() as conn:
+            batches.insert_batch(
+                conn,
+                batch_id=batch_id,
+                at=store.now(),
+                user=store.user,
+                scope=plan.scope.label,
+                profile=plan.profile.id,
+                path=path,
+                sha256=digest_box[0],
+                rows=zip(ids, plan.row_hashes, strict=True),
+                deleted=deleted,
+                state=batches.WRITING,
+            )
+            save_cache(conn, plan)
+        replace()
+        with store.write_transaction() as conn:
+            batches.finish_writing(conn, batch_id)
+
+    try:
+        with batches.being_written(batch_id):
+            sha = atomic_write(path, chunks(), commit=commit)
+    except WriteError as exc:
+        raise ExportError(str(exc)) from None
+    except PermissionError:
+        raise ExportError(f"Cannot write {path}: permission denied.") from None
+    finally:
+        # A failed rename (or a failure after it) leaves a "writing" batch: settle it now, by
+        # whether its file arrived; if even that fails, the next export or start settles it.
+        try:
+            batches.recover_interrupted(store)
+        except Exception as exc:  # never hide the write's own error behind this one
+            log.warning("settling export batch %s deferred: %s", batch_id, type(exc).__name__)
+    log.info(
+        "export batch %s written: %d records, %d deletions reported, %d bytes",
+        batch_id,
+        len(ids),
+        len(deleted),
+        size,
+    )
+    return ExportResult(batch_id, path, sha, len(ids), size, len(deleted))
+
+
+def export(
+    store: Store,
+    scope: Scope,
+    path: Path | None,
+    profile: ExportProfile | None = None,
+    *,
+    dry_run: bool = False,
+) -> tuple[ExportPlan, ExportResult | None]:
+    """Prepare and write in one go (the CLI). No file and no batch when nothing is to go."""
+    plan = prepare(store, scope, profile)
+    if plan.is_empty:
+        return plan, None
+    return plan, write(store, plan, path, dry_run=dry_run)
