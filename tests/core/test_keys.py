@@ -262,4 +262,3 @@ def test_new_passphrase_asked_twice() -> None:
         prompts.new_passphrase(interactive=True, prompt=lambda _: next(answers))
     with pytest.raises(ValueError, match="FLSDESK_NEW_PASSPHRASE"):
         prompts.new_passphrase(interactive=False)
-
