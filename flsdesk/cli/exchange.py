@@ -7,6 +7,7 @@ the terminal because the user asked to see them; the log only ever gets counts a
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +260,5 @@ def run_outbox(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-def _fmt_time(value: Any) -> str:
-    from datetime import UTC
-
+def _fmt_time(value: datetime) -> str:
     return value.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y %H:%M")

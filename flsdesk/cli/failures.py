@@ -142,9 +142,9 @@ def describe_failure(
     from flsdesk.logs import configured_path
 
     log_file = configured_path()
-    where = f"the log at {log_file}" if log_file else "no log (there is no store to log beside)"
+    details = f"the log at {log_file}" if log_file else "no log (there is no store to log beside)"
     return (
         f"internal error ({type(exc).__name__}), a bug in flsdesk. Whatever the command was "
-        f"doing was rolled back or never started. The details are in {where}.",
+        f"doing was rolled back or never started. The details are in {details}.",
         EXIT_INTERNAL,
     )
