@@ -111,8 +111,10 @@ def create(
     data_key, recovery_key = keys.create_key_file(paths.key_file, passphrase)
     try:
         store = Store.create(paths, data_key, audit_user(initials), site, org_code, clock=clock)
-    except StoreInUse:
-        paths.key_file.unlink(missing_ok=True)  # ours; the database belongs to the other copy
+    except (StoreInUse, FileExistsError):
+        # Another copy holds the lock or made its database meanwhile: the key file is ours
+        # (created exclusively above), the database is not.
+        paths.key_file.unlink(missing_ok=True)
         raise
     except BaseException:
         # Both files are ours and hold nothing yet; a half-made store would block the next try.

@@ -69,8 +69,6 @@ def run_init(args: argparse.Namespace, ctx: Context) -> int:
         )
     except FileExistsError:
         raise CliError(f"A store already exists in {paths.data_dir}.", EXIT_USAGE) from None
-    except ValueError as exc:  # the passphrase, checked again
-        raise CliError(str(exc), EXIT_USAGE) from None
     created.store.close()
     print(f"Created an encrypted flsdesk store in {paths.data_dir}.")
     print()

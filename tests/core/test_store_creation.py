@@ -87,6 +87,23 @@ def test_a_store_made_by_another_copy_meanwhile_is_not_removed(
     assert {name: (paths.data_dir / name).read_bytes() for name in store_files(paths)} == before
 
 
+def test_a_database_made_by_another_copy_after_our_key_file_is_not_removed(
+    paths: AppPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Store.create
+    theirs = b"another copy's database"
+
+    def create(cls, paths, *args, **kwargs):  # type: ignore[no-untyped-def]
+        paths.database.write_bytes(theirs)  # written between our key file and our database
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "create", classmethod(create))
+    with pytest.raises(FileExistsError):
+        session.create(paths, PASS, "AB", "Test FLS", "")
+    assert paths.database.read_bytes() == theirs
+    assert not paths.key_file.exists()  # ours, and removed
+
+
 @pytest.mark.parametrize(("initials", "expected"), [("ab", "AB (jsmith)"), (None, "CLI (jsmith)")])
 def test_init_records_the_audit_user_as_initials_and_os_account(
     spy: CreationSpy,
