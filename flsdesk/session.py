@@ -1,7 +1,8 @@
 """Getting into the store: first-run set-up and unlocking, for the window and the command line.
 
-The window's wizard and unlock dialog call these functions and nothing else, so the rules of
-unlocking (passphrase, recovery key, the remembered key, who is using the app) live in one place.
+The window's wizard and unlock dialog, and the ``init`` command, call these functions and nothing
+else, so the rules of creating and unlocking a store (passphrase, recovery key, the remembered
+key, who is using the app) live in one place. Asking a person is the front ends' job.
 """
 
 from __future__ import annotations
@@ -9,21 +10,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from flsdesk.paths import AppPaths, make_private_dir
-from flsdesk.store import keys, presence
+from flsdesk.store import keys, presence, unlock
 from flsdesk.store.backup import restore_leftovers
-from flsdesk.store.errors import NoStore, StoreError
+from flsdesk.store.errors import NoStore, StoreError, StoreInUse
 from flsdesk.store.store import Store, user_label
 
 log = logging.getLogger("flsdesk.session")
 
-PASSPHRASE_ENV = "FLSDESK_PASSPHRASE"
-RECOVERY_ENV = "FLSDESK_RECOVERY_KEY"
+INITIALS_ENV = "FLSDESK_INITIALS"
 
 
 def store_exists(paths: AppPaths) -> bool:
@@ -41,6 +41,11 @@ def store_exists(paths: AppPaths) -> bool:
 def audit_user(initials: str) -> str:
     """Who the audit trail names: the initials typed at unlock and the OS account."""
     return user_label("".join(ch for ch in initials if ch.isalnum())[:6] or "?")
+
+
+def command_line_initials() -> str:
+    """Whose initials a command records: FLSDESK_INITIALS, or "CLI" for a script."""
+    return os.environ.get(INITIALS_ENV) or "CLI"
 
 
 def passphrase_strength(passphrase: str) -> tuple[int, str]:
@@ -87,23 +92,46 @@ def create(
     passphrase: str,
     initials: str,
     site: str,
-    org_code: str,
+    org_code: str | None,
     remember: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> Created:
-    """Create the key file and the encrypted store; the recovery key is returned once."""
+    """Create the key file and the encrypted store; the recovery key is returned once.
+
+    The one way a store is made (the window's wizard and ``flsdesk init``). It refuses where a
+    store, a damaged one or a restore's leftovers already are; when making it fails half-way,
+    what it made is removed, so nothing blocks the next try.
+    """
     blocker = presence.creation_blocker(paths)
     if blocker:
         raise blocker
     keys.check_new_passphrase(passphrase)
     make_private_dir(paths.data_dir)
+    # FileExistsError here: another copy made a store since the check above; none of it is ours.
     data_key, recovery_key = keys.create_key_file(paths.key_file, passphrase)
-    store = Store.create(paths, data_key, audit_user(initials), site, org_code)
+    try:
+        store = Store.create(paths, data_key, audit_user(initials), site, org_code, clock=clock)
+    except (StoreInUse, FileExistsError):
+        # Another copy holds the lock or made its database meanwhile: the key file is ours
+        # (created exclusively above), the database is not.
+        paths.key_file.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        # Both files are ours and hold nothing yet; a half-made store would block the next try.
+        _remove_half_made(paths)
+        raise
     remembered, problem = False, None
     if remember:
         remembered, problem = remember_key(paths, data_key)
     log.info("store created")
     return Created(store, data_key, recovery_key, remembered, problem)
+
+
+def _remove_half_made(paths: AppPaths) -> None:
+    paths.key_file.unlink(missing_ok=True)
+    for extra in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):
+            Path(f"{paths.database}{extra}").unlink()
 
 
 def remember_key(paths: AppPaths, data_key: bytes) -> tuple[bool, str | None]:
@@ -125,9 +153,9 @@ def unlock_key(paths: AppPaths, secret: str, *, recovery: bool = False) -> bytes
         key = keys.unlock_with_recovery_key(paths.key_file, secret)
     else:
         key = keys.unlock_with_passphrase(paths.key_file, secret)
-    from flsdesk.store.unlock import check_key_opens_database
-
-    check_key_opens_database(paths, key)  # another store's key file is not a wrong passphrase
+    unlock.check_key_opens_database(
+        paths, key
+    )  # another store's key file is not a wrong passphrase
     return key
 
 
@@ -141,28 +169,16 @@ def remembered_key(paths: AppPaths) -> bytes | None:
 
 
 def key_from_environment(paths: AppPaths) -> bytes | None:
-    """FLSDESK_PASSPHRASE or FLSDESK_RECOVERY_KEY, if set (scripts, tests, scheduled exports)."""
-    if os.environ.get(PASSPHRASE_ENV):
-        return unlock_key(paths, os.environ[PASSPHRASE_ENV])
-    if os.environ.get(RECOVERY_ENV):
-        return unlock_key(paths, os.environ[RECOVERY_ENV], recovery=True)
-    return None
-
-
-INITIALS_ENV = "FLSDESK_INITIALS"
-
-
-def open_store_for_command(paths: AppPaths) -> Store:
-    """Unlock as the CLI spec says (environment, keyring, terminal) and open the store; the
-    audit trail names FLSDESK_INITIALS, or "CLI", with the OS account."""
-    from flsdesk.store import unlock
-
-    key = unlock.unlock(paths)
-    store = Store.open(paths, key, audit_user(os.environ.get(INITIALS_ENV) or "CLI"))
-    if store.rederived is not None and (notice := store.rederived.notice()):
-        # Said once: the new fingerprint is stored, so the next open re-derives nothing.
-        print(notice, file=sys.stderr)
-    return store
+    """FLSDESK_PASSPHRASE or FLSDESK_RECOVERY_KEY, if set (scripts, tests, scheduled exports):
+    the same reading as the command line's, with the same checks as the unlock dialog's."""
+    if not unlock.secret_in_environment():
+        return None
+    if not paths.key_file.exists():
+        raise NoStore(f"There is no flsdesk store in {paths.data_dir} yet.")
+    key = unlock.key_from_environment(paths)
+    if key is not None:
+        unlock.check_key_opens_database(paths, key)
+    return key
 
 
 def open_store(

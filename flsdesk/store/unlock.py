@@ -1,41 +1,34 @@
-"""Unlocking without a window (see shared/spec/cli.md, "Unlocking, without a window").
+"""Unlocking without asking anyone (see shared/spec/cli.md, "Unlocking, without a window").
 
 Order: ``FLSDESK_PASSPHRASE``, then ``FLSDESK_RECOVERY_KEY``, then the key remembered in the OS
-keyring, then a prompt on the terminal; with none of these, a StoreError that says how to unlock.
+keyring. Asking a person (the terminal's prompt, the window's dialog) belongs to the front ends:
+``unlock`` takes the asking as a function, so this package does no terminal or window I/O.
 """
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
-import sys
 from collections.abc import Callable
 
 from flsdesk.paths import AppPaths
 from flsdesk.store import dbkey, keys
-from flsdesk.store.errors import StoreError, WrongKey
+from flsdesk.store.errors import StoreError
 
 log = logging.getLogger("flsdesk.store")
 
 PASSPHRASE_ENV = "FLSDESK_PASSPHRASE"
 RECOVERY_ENV = "FLSDESK_RECOVERY_KEY"
 NEW_PASSPHRASE_ENV = "FLSDESK_NEW_PASSPHRASE"
-PROMPT_ATTEMPTS = 3
 
 HOW_TO_UNLOCK = (
     f"set {PASSPHRASE_ENV} (or {RECOVERY_ENV}), or run the command in a terminal to be asked "
     "for the passphrase"
 )
 
-Prompt = Callable[[str], str]
-
-
-def stdin_is_terminal() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):  # closed or detached stdin
-        return False
+# Given the store's paths, asks a person and returns the data key (raising WrongKey when they
+# cannot give a secret that fits).
+AskPerson = Callable[[AppPaths], bytes]
 
 
 def require_store(paths: AppPaths) -> None:
@@ -73,94 +66,44 @@ def check_key_opens_database(paths: AppPaths, data_key: bytes) -> None:
         )
 
 
-def unlock(
-    paths: AppPaths,
-    *,
-    prompt: Prompt | None = None,
-    interactive: bool | None = None,
-    use_keyring: bool = True,
-) -> bytes:
-    """The 32-byte data key of the store in ``paths``.
+def secret_in_environment() -> bool:
+    return bool(os.environ.get(PASSPHRASE_ENV) or os.environ.get(RECOVERY_ENV))
 
-    ``prompt`` and ``interactive`` exist for tests; by default the terminal is used with
-    ``getpass`` when stdin is a terminal. A secret given in the environment is tried once: a
-    wrong one raises WrongKey rather than falling through to a prompt.
+
+def key_from_environment(paths: AppPaths) -> bytes | None:
+    """The data key from FLSDESK_PASSPHRASE, else FLSDESK_RECOVERY_KEY; None when neither is set.
+
+    The one reading of those variables, for the window and the command line alike. A secret
+    given there is tried once: a wrong one raises WrongKey rather than falling through to asking.
     """
-    require_store(paths)
-    key = _unlock_key_file(paths, prompt=prompt, interactive=interactive, use_keyring=use_keyring)
-    check_key_opens_database(paths, key)
-    return key
-
-
-def _unlock_key_file(
-    paths: AppPaths, *, prompt: Prompt | None, interactive: bool | None, use_keyring: bool
-) -> bytes:
-    key_file = paths.key_file
     passphrase = os.environ.get(PASSPHRASE_ENV)
     if passphrase:
         log.info("unlocking with the passphrase from the environment")
-        return keys.unlock_with_passphrase(key_file, passphrase)
+        return keys.unlock_with_passphrase(paths.key_file, passphrase)
     recovery = os.environ.get(RECOVERY_ENV)
     if recovery:
         log.info("unlocking with the recovery key from the environment")
-        return keys.unlock_with_recovery_key(key_file, recovery)
-    if use_keyring:
-        remembered = keys.remembered_key(key_file)
-        if remembered is not None:
-            log.info("unlocked with the key remembered in the OS keyring")
-            return remembered
-    if interactive is None:
-        interactive = stdin_is_terminal()
-    if not interactive:
-        raise StoreError(f"The store is locked: {HOW_TO_UNLOCK}.")
-    ask = prompt or getpass.getpass
-    for attempt in range(1, PROMPT_ATTEMPTS + 1):
-        secret = ask("Passphrase (or recovery key) for the flsdesk store: ")
-        if not secret:
-            continue
-        try:
-            # The terminal accepts either: the recovery key is recognised by its checksum.
-            return keys.unlock_document(keys.read_key_document(key_file), secret)
-        except WrongKey as exc:
-            if attempt == PROMPT_ATTEMPTS:
-                raise
-            print(f"{exc} Try again.", file=sys.stderr)
-    raise WrongKey("No passphrase was given.")
+        return keys.unlock_with_recovery_key(paths.key_file, recovery)
+    return None
 
 
-def new_passphrase(
+def unlock(
+    paths: AppPaths,
     *,
-    env: tuple[str, ...] = (NEW_PASSPHRASE_ENV,),
-    prompt: Prompt | None = None,
-    interactive: bool | None = None,
-) -> str:
-    """A new passphrase: from the first set variable in ``env``, else asked twice on the terminal.
-
-    Raises ValueError (a sentence for the user) when it is too short, the two entries differ, or
-    there is no way to ask.
-    """
-    for name in env:
-        value = os.environ.get(name)
-        if value:
-            keys.check_new_passphrase(value)
-            return value
-    if interactive is None:
-        interactive = stdin_is_terminal()
-    if not interactive:
-        raise ValueError(
-            f"No new passphrase: set {' or '.join(env)}, or run the command in a terminal."
-        )
-    ask = prompt or getpass.getpass
-    first = ask(f"New passphrase (at least {keys.MIN_PASSPHRASE_LENGTH} characters): ")
-    keys.check_new_passphrase(first)
-    if ask("The same passphrase again: ") != first:
-        raise ValueError("The two passphrases are not the same; nothing was changed.")
-    return first
-
-
-def initials() -> str:
-    """The OS user name, recorded with the initials given at unlock in the audit trail."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no USER/LOGNAME and no passwd entry (some containers)
-        return "unknown"
+    ask: AskPerson | None = None,
+    use_keyring: bool = True,
+) -> bytes:
+    """The 32-byte data key of the store in ``paths``: from the environment, the OS keyring, or
+    ``ask``; with none of these, a StoreError that says how to unlock."""
+    require_store(paths)
+    key = key_from_environment(paths)
+    if key is None and use_keyring:
+        key = keys.remembered_key(paths.key_file)
+        if key is not None:
+            log.info("unlocked with the key remembered in the OS keyring")
+    if key is None:
+        if ask is None:
+            raise StoreError(f"The store is locked: {HOW_TO_UNLOCK}.")
+        key = ask(paths)
+    check_key_opens_database(paths, key)
+    return key

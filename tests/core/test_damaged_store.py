@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, main
+from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, main, prompts
 from flsdesk.paths import AppPaths, resolve
-from flsdesk.store import backup, engine, keys, unlock
+from flsdesk.store import backup, engine, keys
 from flsdesk.store.errors import StoreDamaged
 from tests.core.store_cases import (
     PASS,
@@ -197,7 +197,7 @@ def test_restore_on_a_terminal_shows_the_backup_and_asks(
     made = backup.automatic_backups(paths.backups_dir)[-1]
     created = backup.read_info(made).created
     add_records(paths, 3, start=100)
-    monkeypatch.setattr(unlock, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(prompts, "stdin_is_terminal", lambda: True)
     monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
     capsys.readouterr()
     code = _run(paths, "restore", str(made))

@@ -382,12 +382,12 @@ def test_followups_piped_to_head(store_dir: Path, paths: AppPaths) -> None:
 def test_an_error_outside_any_command_is_exit_4_not_1(
     monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from flsdesk import cli
+    from flsdesk.cli import runner
 
     def broken(*args: object) -> None:
         raise RuntimeError("a bug while finding the folders")
 
-    monkeypatch.setattr(cli, "resolve", broken)
+    monkeypatch.setattr(runner, "resolve", broken)
     code, err = _run(["followups"], capsys)
     assert code == EXIT_INTERNAL and "internal error" in err
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from flsdesk import files as files_mod
+from flsdesk.cli.definitions import check_file
 from flsdesk.datafiles import DataFileError, read_toml
-from flsdesk.definitions_cli import check_file
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
 from flsdesk.exchange.exporting.writer import RowWriter

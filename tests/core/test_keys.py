@@ -14,8 +14,9 @@ import keyring.backend
 import pytest
 from keyring.backends import chainer
 
+from flsdesk.cli import prompts
 from flsdesk.paths import resolve
-from flsdesk.store import keys, unlock
+from flsdesk.store import keys
 from flsdesk.store.errors import KeyringUnavailable, NoStore, StoreDamaged, StoreError, WrongKey
 from tests.core.conftest import MemoryKeyring
 
@@ -226,42 +227,38 @@ def _store(tmp_path: Path) -> tuple[object, bytes, str]:
 def test_unlock_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory_keyring) -> None:
     paths, data_key, recovery = _store(tmp_path)
     with pytest.raises(StoreError, match="FLSDESK_PASSPHRASE"):
-        unlock.unlock(paths, interactive=False)
+        prompts.unlock(paths, interactive=False)
     monkeypatch.setenv("FLSDESK_RECOVERY_KEY", recovery.lower())
-    assert unlock.unlock(paths, interactive=False) == data_key
+    assert prompts.unlock(paths, interactive=False) == data_key
     monkeypatch.setenv("FLSDESK_PASSPHRASE", "wrong passphrase")
     with pytest.raises(WrongKey):  # the passphrase variable wins, and is not retried
-        unlock.unlock(paths, interactive=False)
+        prompts.unlock(paths, interactive=False)
     monkeypatch.delenv("FLSDESK_PASSPHRASE")
     monkeypatch.delenv("FLSDESK_RECOVERY_KEY")
     keys.remember_key(paths.key_file, data_key)
-    assert unlock.unlock(paths, interactive=False) == data_key
+    assert prompts.unlock(paths, interactive=False) == data_key
 
 
 def test_unlock_prompt_takes_passphrase_or_recovery_key(tmp_path: Path) -> None:
     paths, data_key, recovery = _store(tmp_path)
     answers = iter(["nope nope", recovery.lower()])
-    assert unlock.unlock(paths, interactive=True, prompt=lambda _: next(answers)) == data_key
+    assert prompts.unlock(paths, interactive=True, prompt=lambda _: next(answers)) == data_key
     with pytest.raises(WrongKey):
-        unlock.unlock(paths, interactive=True, prompt=lambda _: "always wrong")
+        prompts.unlock(paths, interactive=True, prompt=lambda _: "always wrong")
 
 
 def test_unlock_without_store(tmp_path: Path) -> None:
     with pytest.raises(NoStore, match="flsdesk init"):
-        unlock.unlock(resolve(tmp_path / "nothing"), interactive=False)
+        prompts.unlock(resolve(tmp_path / "nothing"), interactive=False)
 
 
 def test_new_passphrase_asked_twice() -> None:
     answers = iter(["a new passphrase", "a new passphrase"])
-    assert unlock.new_passphrase(interactive=True, prompt=lambda _: next(answers)) == (
+    assert prompts.new_passphrase(interactive=True, prompt=lambda _: next(answers)) == (
         "a new passphrase"
     )
     answers = iter(["a new passphrase", "a different one"])
     with pytest.raises(ValueError, match="not the same"):
-        unlock.new_passphrase(interactive=True, prompt=lambda _: next(answers))
+        prompts.new_passphrase(interactive=True, prompt=lambda _: next(answers))
     with pytest.raises(ValueError, match="FLSDESK_NEW_PASSPHRASE"):
-        unlock.new_passphrase(interactive=False)
-
-
-def test_initials_is_the_os_user() -> None:
-    assert unlock.initials()
+        prompts.new_passphrase(interactive=False)

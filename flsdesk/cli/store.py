@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import getpass
-import os
 from pathlib import Path
-from typing import Any
 
 from flsdesk import files
-from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, CliError, Context
-from flsdesk.paths import make_private_dir
+from flsdesk.cli import prompts
+from flsdesk.cli.base import EXIT_OK, EXIT_STORE, EXIT_USAGE, CliError, Context, Subparsers
 from flsdesk.store import backup as backup_mod
-from flsdesk.store import keys, presence, unlock
-from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse
+from flsdesk.store import keys, presence
+from flsdesk.store import unlock as store_unlock
+from flsdesk.store.errors import StoreDamaged, StoreError
 from flsdesk.store.lock import StoreLock
 
-RECOVERY_WARNING = """\
-RECOVERY KEY (shown only this once):
 
-    {key}
-
-Print it or write it down, and keep it somewhere safe away from this computer. Without the
-passphrase AND without this recovery key, nobody (not you, not the developers) can ever read
-the data in this store again. Anyone holding the recovery key can open the store.
-"""
-
-
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p = sub.add_parser("init", help="create the encrypted store and print its recovery key once")
     p.add_argument("--site", required=True, metavar="NAME", help="the service's name")
     p.add_argument("--org-code", metavar="CODE", help="the service's organisation code")
@@ -53,7 +40,7 @@ def register(sub: Any) -> None:
 
 def _new_passphrase(*env: str) -> str:
     try:
-        return unlock.new_passphrase(env=env)
+        return prompts.new_passphrase(env=env)
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
 
@@ -61,17 +48,10 @@ def _new_passphrase(*env: str) -> str:
 # --------------------------------------------------------------------------- init
 
 
-def _create_database(ctx: Context, key: bytes, site: str, org_code: str | None) -> None:
-    # Imported here: the records half pulls in the dataset and the ORM, which the other commands
-    # do not need.
-    from flsdesk.store.store import Store
-
-    Store.create(ctx.paths, key, unlock.initials(), site, org_code).close()
-
-
 def run_init(args: argparse.Namespace, ctx: Context) -> int:
     paths = ctx.paths
-    # Settles an interrupted restore first, then refuses a store, a damaged one or leftovers.
+    # Settles an interrupted restore first, then refuses a store, a damaged one or leftovers;
+    # asked here as well as in session.create so that a refusal costs no passphrase prompt.
     blocker = presence.creation_blocker(paths)
     if blocker:
         code = EXIT_STORE if isinstance(blocker, StoreDamaged) else EXIT_USAGE
@@ -79,27 +59,20 @@ def run_init(args: argparse.Namespace, ctx: Context) -> int:
     site = args.site.strip()
     if not site:
         raise CliError("--site needs the service's name.", EXIT_USAGE)
-    passphrase = _new_passphrase(unlock.NEW_PASSPHRASE_ENV, unlock.PASSPHRASE_ENV)
-    make_private_dir(paths.data_dir)
+    passphrase = _new_passphrase(store_unlock.NEW_PASSPHRASE_ENV, store_unlock.PASSPHRASE_ENV)
+    # Imported here: the store pulls in the dataset and the ORM, which --help does not need.
+    from flsdesk import session
+
     try:
-        key, recovery = keys.create_key_file(paths.key_file, passphrase)
+        created = session.create(
+            paths, passphrase, session.command_line_initials(), site, args.org_code
+        )
     except FileExistsError:
         raise CliError(f"A store already exists in {paths.data_dir}.", EXIT_USAGE) from None
-    try:
-        _create_database(ctx, key, site, args.org_code)
-    except StoreInUse:
-        paths.key_file.unlink(missing_ok=True)  # ours; the database belongs to the other copy
-        raise
-    except BaseException:
-        # Both files are ours and hold nothing yet; a half-made store would block the next init.
-        paths.key_file.unlink(missing_ok=True)
-        for extra in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(OSError):
-                Path(f"{paths.database}{extra}").unlink()
-        raise
+    created.store.close()
     print(f"Created an encrypted flsdesk store in {paths.data_dir}.")
     print()
-    print(RECOVERY_WARNING.format(key=recovery))
+    prompts.show_recovery_key(created.recovery_key)
     return EXIT_OK
 
 
@@ -109,20 +82,20 @@ def run_init(args: argparse.Namespace, ctx: Context) -> int:
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
     paths = ctx.paths
     if not paths.data_dir.is_dir():
-        unlock.require_store(paths)  # "no store yet", without making the folder
+        store_unlock.require_store(paths)  # "no store yet", without making the folder
     # The key file has one writer at a time, like the database: unlocked, re-wrapped and
     # replaced under the store lock, so a restore (or another passwd) cannot swap the key file
     # between our read and our write and leave one that opens nothing.
     with StoreLock(paths.data_dir):
         backup_mod.recover_interrupted_restore(paths)
-        unlock.require_store(paths)
+        store_unlock.require_store(paths)
         if not paths.database.is_file():
             raise StoreDamaged(
                 f"The database {paths.database} is missing: the store is damaged, so its "
                 "passphrase was not changed. Restore the latest backup with 'flsdesk restore'."
             )
-        key = unlock.unlock(paths)
-        new = _new_passphrase(unlock.NEW_PASSPHRASE_ENV)
+        key = prompts.unlock(paths)
+        new = _new_passphrase(store_unlock.NEW_PASSPHRASE_ENV)
         keys.change_passphrase(paths.key_file, key, new)
     print("Passphrase changed. The recovery key is unchanged.")
     print(
@@ -139,7 +112,7 @@ def run_backup(args: argparse.Namespace, ctx: Context) -> int:
     # Checked before unlocking, so a typo costs nothing; the backups folder is allowed.
     if problem := files.refusal(folder, ctx.paths, folder=True, allow_backups=True):
         raise CliError(problem, EXIT_USAGE)
-    key = unlock.unlock(ctx.paths)
+    key = prompts.unlock(ctx.paths)
     if folder.exists() and not folder.is_dir():
         raise CliError(f"{folder} is not a folder.", EXIT_USAGE)
     try:
@@ -148,16 +121,6 @@ def run_backup(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"Cannot write into {folder}.", EXIT_USAGE) from None
     print(made)
     return EXIT_OK
-
-
-def _backup_secret() -> str:
-    for name in (unlock.PASSPHRASE_ENV, unlock.RECOVERY_ENV):
-        value = os.environ.get(name)
-        if value:
-            return value
-    if not unlock.stdin_is_terminal():
-        raise StoreError(f"The backup is locked: {unlock.HOW_TO_UNLOCK}.")
-    return getpass.getpass("Passphrase (when the backup was made) or recovery key: ")
 
 
 def run_restore(args: argparse.Namespace, ctx: Context) -> int:
@@ -169,7 +132,7 @@ def run_restore(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"{path}: {exc} Nothing was changed.", EXIT_USAGE) from None
     except StoreError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
-    if not args.yes and not unlock.stdin_is_terminal():
+    if not args.yes and not prompts.stdin_is_terminal():
         # Asked before the secret: a script must not find out only after unlocking.
         raise CliError(
             f"{backup_mod.RestorePreview(info, info.records, False).describe()} Restoring it "
@@ -177,7 +140,7 @@ def run_restore(args: argparse.Namespace, ctx: Context) -> int:
             "--yes to confirm. Nothing was changed.",
             EXIT_USAGE,
         )
-    key = keys.unlock_document(info.key_document, _backup_secret())
+    key = keys.unlock_document(info.key_document, prompts.backup_secret())
 
     def confirm(preview: backup_mod.RestorePreview) -> bool:
         # Shown even with --yes, so a script's log says what was put in place.
@@ -188,11 +151,7 @@ def run_restore(args: argparse.Namespace, ctx: Context) -> int:
             question = f"Replace the store in {ctx.paths.data_dir} with it? [y/N] "
         else:
             question = f"Restore it into {ctx.paths.data_dir}? [y/N] "
-        try:
-            answer = input(question)
-        except EOFError:
-            answer = ""
-        return answer.strip().lower() in {"y", "yes"}
+        return prompts.confirm(question)
 
     try:
         done = backup_mod.restore_with_key(info, key, ctx.paths, confirm=confirm)

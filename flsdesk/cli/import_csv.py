@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
+from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
+from flsdesk.cli.prompts import open_store_for_command
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "import",
         help="bring records in from an FLS-DB import CSV or webtool export (report first)",
@@ -51,7 +51,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # Before unlocking: a mistyped file name should not cost a passphrase prompt.
     if not path.is_file():
         raise CliError(f"Cannot read {path}: there is no such file.", EXIT_USAGE)
-    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
 
     with open_store_for_command(ctx.paths) as store:
         try:

@@ -12,10 +12,10 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from flsdesk import files, followups
-from flsdesk.cli import EXIT_OK, EXIT_USAGE, CliError, Context
+from flsdesk.cli.base import EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
+from flsdesk.cli.prompts import open_store_for_command
 
 
 def _day(text: str) -> date:
@@ -25,7 +25,7 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD") from None
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "followups",
         help="list the follow-ups owed on a day (16- and 52-week windows)",
@@ -64,9 +64,6 @@ def _table(rows: list[followups.FollowupRow]) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    # Imported here: the store pulls in SQLAlchemy and the dataset, which --help does not need.
-    from flsdesk.session import open_store_for_command
-
     target: Path | None = None
     if args.csv:
         target = Path(args.csv).expanduser()

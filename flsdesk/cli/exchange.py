@@ -7,18 +7,17 @@ the terminal because the user asked to see them; the log only ever gets counts a
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
+from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
+from flsdesk.cli.prompts import open_store_for_command
 from flsdesk.datafiles import DataFileError
 from flsdesk.files import refusal
 
-if TYPE_CHECKING:
-    pass
 
-
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "export",
         help="write the FLS-DB import CSV (report first; held-back records exit 1)",
@@ -92,7 +91,6 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"The folder {out.parent} does not exist.", EXIT_USAGE)
     if not args.dry_run and (problem := refusal(out, ctx.paths)):
         raise CliError(problem, EXIT_USAGE)
-    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
 
     with open_store_for_command(ctx.paths) as store:
         try:
@@ -162,7 +160,6 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
     path = Path(args.file).expanduser()
     if not path.is_file():
         raise CliError(f"There is no file {path}.", EXIT_USAGE)
-    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
 
     with open_store_for_command(ctx.paths) as store:
         try:
@@ -226,7 +223,6 @@ def run_outbox(args: argparse.Namespace, ctx: Context) -> int:
             on = date.fromisoformat(args.on)
         except ValueError:
             raise CliError(f"--on {args.on!r}: give a date as YYYY-MM-DD.", EXIT_USAGE) from None
-    from flsdesk.session import open_store_for_command  # heavy: keep --help quick
 
     with open_store_for_command(ctx.paths) as store:
         try:
@@ -264,7 +260,5 @@ def run_outbox(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_OK
 
 
-def _fmt_time(value: Any) -> str:
-    from datetime import UTC
-
+def _fmt_time(value: datetime) -> str:
     return value.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y %H:%M")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flsdesk.cli import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context
+from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
 from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find, read_toml, unrecognised_overrides
 from flsdesk.dataset import base_files, load_definitions, parse_definition
 from flsdesk.exchange.profiles import check_export_profile, check_upload_profile
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_ATTENTION if problems else EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "definitions",
         help="list the dataset, profile and KPI files in use, or check one",

@@ -1,0 +1,145 @@
+"""Everything the command line asks or tells on the terminal: the passphrase prompt, a new
+passphrase asked twice, "are you sure" questions and the recovery-key printout.
+
+The storage package never talks to the terminal: ``flsdesk.store.unlock`` reads the environment
+and the keyring, and is handed ``ask_secret`` below for the rest.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from flsdesk.paths import AppPaths
+from flsdesk.store import keys
+from flsdesk.store import unlock as store_unlock
+from flsdesk.store.errors import StoreError, WrongKey
+
+if TYPE_CHECKING:
+    from flsdesk.store.store import Store
+
+PROMPT_ATTEMPTS = 3
+
+Prompt = Callable[[str], str]
+
+RECOVERY_WARNING = """\
+RECOVERY KEY (shown only this once):
+
+    {key}
+
+Print it or write it down, and keep it somewhere safe away from this computer. Without the
+passphrase AND without this recovery key, nobody (not you, not the developers) can ever read
+the data in this store again. Anyone holding the recovery key can open the store.
+"""
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached stdin
+        return False
+
+
+def _secret_asker(prompt: Prompt) -> store_unlock.AskPerson:
+    def ask(paths: AppPaths) -> bytes:
+        for attempt in range(1, PROMPT_ATTEMPTS + 1):
+            secret = prompt("Passphrase (or recovery key) for the flsdesk store: ")
+            if not secret:
+                continue
+            try:
+                # The terminal accepts either: the recovery key is recognised by its checksum.
+                return keys.unlock_document(keys.read_key_document(paths.key_file), secret)
+            except WrongKey as exc:
+                if attempt == PROMPT_ATTEMPTS:
+                    raise
+                print(f"{exc} Try again.", file=sys.stderr)
+        raise WrongKey("No passphrase was given.")
+
+    return ask
+
+
+def unlock(
+    paths: AppPaths,
+    *,
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+    use_keyring: bool = True,
+) -> bytes:
+    """The data key as the CLI spec says: environment, keyring, then the terminal.
+
+    ``prompt`` and ``interactive`` exist for tests; by default ``getpass`` is used when stdin is
+    a terminal, and without one the StoreError says how to unlock.
+    """
+    if interactive is None:
+        interactive = stdin_is_terminal()
+    ask = _secret_asker(prompt or getpass.getpass) if interactive else None
+    return store_unlock.unlock(paths, ask=ask, use_keyring=use_keyring)
+
+
+def open_store_for_command(paths: AppPaths) -> Store:
+    """Unlock (environment, keyring, terminal) and open the store; the audit trail names
+    FLSDESK_INITIALS, or "CLI", with the OS account."""
+    from flsdesk import session  # the store pulls in SQLAlchemy and the dataset: not for --help
+
+    store = session.open_store(paths, unlock(paths), session.command_line_initials())
+    if store.rederived is not None and (notice := store.rederived.notice()):
+        # Said once: the new fingerprint is stored, so the next open re-derives nothing.
+        print(notice, file=sys.stderr)
+    return store
+
+
+def new_passphrase(
+    *,
+    env: tuple[str, ...] = (store_unlock.NEW_PASSPHRASE_ENV,),
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+) -> str:
+    """A new passphrase: from the first set variable in ``env``, else asked twice on the terminal.
+
+    Raises ValueError (a sentence for the user) when it is too short, the two entries differ, or
+    there is no way to ask.
+    """
+    for name in env:
+        value = os.environ.get(name)
+        if value:
+            keys.check_new_passphrase(value)
+            return value
+    if interactive is None:
+        interactive = stdin_is_terminal()
+    if not interactive:
+        raise ValueError(
+            f"No new passphrase: set {' or '.join(env)}, or run the command in a terminal."
+        )
+    ask = prompt or getpass.getpass
+    first = ask(f"New passphrase (at least {keys.MIN_PASSPHRASE_LENGTH} characters): ")
+    keys.check_new_passphrase(first)
+    if ask("The same passphrase again: ") != first:
+        raise ValueError("The two passphrases are not the same; nothing was changed.")
+    return first
+
+
+def backup_secret() -> str:
+    """The secret for a backup file: the environment's, else asked on the terminal."""
+    for name in (store_unlock.PASSPHRASE_ENV, store_unlock.RECOVERY_ENV):
+        value = os.environ.get(name)
+        if value:
+            return value
+    if not stdin_is_terminal():
+        raise StoreError(f"The backup is locked: {store_unlock.HOW_TO_UNLOCK}.")
+    return getpass.getpass("Passphrase (when the backup was made) or recovery key: ")
+
+
+def confirm(question: str) -> bool:
+    """A yes/no question on the terminal; anything but yes (end of input included) is no."""
+    try:
+        answer = input(question)
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def show_recovery_key(recovery_key: str) -> None:
+    print(RECOVERY_WARNING.format(key=recovery_key))
