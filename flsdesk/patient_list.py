@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Engine, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -166,7 +166,7 @@ def _on_list_index(conn: Connection, stmt: Select[Any]) -> list[Any]:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return cast(list[Any], cursor.fetchall())
     finally:
         cursor.close()
 
@@ -203,7 +203,7 @@ def rows_for(engine: Engine, ids: Sequence[int]) -> dict[int, ListRow]:
         R.deleted_at,
     ).where(R.id.in_(list(ids)))
     with engine.connect() as conn:
-        return {row.id: ListRow(*row) for row in conn.execute(stmt)}
+        return {row.id: ListRow(**row._mapping) for row in conn.execute(stmt)}
 
 
 def summary(engine: Engine) -> Summary:

@@ -22,17 +22,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 
 from flsdesk.store.models import ExportBatch, ExportRow
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
 
-batches_table = ExportBatch.__table__
-rows_table = ExportRow.__table__
+batches_table = cast(Table, ExportBatch.__table__)
+rows_table = cast(Table, ExportRow.__table__)
 
 WRITING = "writing"  # recorded before the file's rename; never seen once an export finished
 EXPORTED = "exported"
@@ -151,26 +151,26 @@ def insert_batch(
 ) -> int:
     """Record a batch inside the caller's transaction; returns its sequence number."""
     row_list = list(rows)
-    seq = int(
-        conn.execute(
-            insert(batches_table).values(
-                batch_id=batch_id,
-                created_at=at,
-                created_by=user,
-                scope=scope,
-                profile=profile,
-                file_path=str(path),
-                file_sha256=sha256,
-                record_count=len(row_list),
-                state=state,
-                state_at=at,
-                attempts=0,
-            )
-        ).inserted_primary_key[0]
-    )
+    inserted = conn.execute(
+        insert(batches_table).values(
+            batch_id=batch_id,
+            created_at=at,
+            created_by=user,
+            scope=scope,
+            profile=profile,
+            file_path=str(path),
+            file_sha256=sha256,
+            record_count=len(row_list),
+            state=state,
+            state_at=at,
+            attempts=0,
+        )
+    ).inserted_primary_key
+    assert inserted is not None  # an INSERT always has its new key
+    seq = int(inserted[0])
     # Plain executemany: SQLAlchemy's insert of a list of dicts goes one row at a time here
     # (insertmanyvalues), which cost more than the rest of a 50,000-row export.
-    payload = [(seq, rid, ROW, h) for rid, h in row_list]
+    payload: list[tuple[int, int, str, str | None]] = [(seq, rid, ROW, h) for rid, h in row_list]
     payload += [(seq, rid, DELETED, None) for rid in deleted]
     payload.sort(key=lambda row: row[1])  # in key order: each B-tree page is visited once
     if payload:
@@ -448,7 +448,8 @@ def last_sent_day(store: Store) -> date | None:
         )
     if at is None:
         return None
-    return at.replace(tzinfo=UTC).astimezone().date()
+    moment: datetime = at
+    return moment.replace(tzinfo=UTC).astimezone().date()
 
 
 def last_export_day(store: Store) -> date | None:
@@ -463,7 +464,8 @@ def last_export_day(store: Store) -> date | None:
         )
     if at is None:
         return None
-    return at.replace(tzinfo=UTC).astimezone().date()
+    moment: datetime = at
+    return moment.replace(tzinfo=UTC).astimezone().date()
 
 
 def last_sent_times(conn: Connection) -> dict[int, datetime]:

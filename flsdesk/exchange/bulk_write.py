@@ -119,10 +119,10 @@ def write_many(
             )
             for start in range(0, len(changes), CHUNK):
                 _cancel_point(cancel)
-                chunk = changes[start : start + CHUNK]
+                change_chunk = changes[start : start + CHUNK]
                 params: list[dict[str, Any]] = []
                 audits = []
-                for c in chunk:
+                for c in change_chunk:
                     entries = audit.changes(
                         c.old_answers, c.answers, now, user, c.record_id, c.reason
                     )
@@ -141,7 +141,7 @@ def write_many(
                 if params:
                     conn.execute(statement, params)
                 audit.write(conn, audits)
-                done += len(chunk)
+                done += len(change_chunk)
                 if progress is not None:
                     progress(done, total)
         # The last chance to give up: after this the commit is all or nothing on disk.

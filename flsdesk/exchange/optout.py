@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from flsdesk import conditions as cond
 from flsdesk import spreadsheet
@@ -44,7 +44,7 @@ OPTED_OUT_TAG = "opted_out"
 CHECK_REASON = "National Data Opt-out check"
 LIST_HEADER = "NHS number"
 
-lists_table = OptoutList.__table__
+lists_table = cast(Table, OptoutList.__table__)
 
 
 class OptoutError(ValueError):
@@ -127,17 +127,15 @@ def write_unchecked_list(store: Store, path: Path) -> UncheckedList:
 
     def commit(replace: Callable[[], None]) -> None:
         with store.write_transaction() as conn:
-            list_id.append(
-                int(
-                    conn.execute(
-                        insert(lists_table).values(
-                            created_at=store.now(),
-                            created_by=store.user,
-                            nhs_numbers=json.dumps(numbers),
-                        )
-                    ).inserted_primary_key[0]
+            inserted = conn.execute(
+                insert(lists_table).values(
+                    created_at=store.now(),
+                    created_by=store.user,
+                    nhs_numbers=json.dumps(numbers),
                 )
-            )
+            ).inserted_primary_key
+            assert inserted is not None  # an INSERT always has its new key
+            list_id.append(int(inserted[0]))
             replace()
 
     atomic_write(path, [data], commit=commit)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from flsdesk.dataset import parse_iso_date
 from flsdesk.exchange import batches
@@ -151,7 +151,7 @@ def _prepare(
     require_check = bool(store.get_setting(REQUIRE_OPTOUT_SETTING, False))
     context = cache_context(store, profile, renderer.today)
 
-    sql, params = _LIVE_SQL, ()
+    sql, params = _LIVE_SQL, cast(tuple[str, ...], ())
     bounds = scope.bounds()
     if bounds:
         sql += " AND diagnosed >= ? AND diagnosed < ?"

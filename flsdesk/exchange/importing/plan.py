@@ -202,7 +202,7 @@ def _plan_rows(
         if key in by_key and len(ids) == 1 and len(by_key[key]) == 1
     ]
     stored = load_answers(store, matched_ids)
-    columns_of = {c.question: c.header for c in read}
+    columns_of = {c.question: c.header for c in read if c.question is not None}
     nhs_role, diagnosed_role = definition.role("nhs_number"), definition.role("diagnosed")
 
     # Pass 2: match, merge, evaluate what would be stored.
