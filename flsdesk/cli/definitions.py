@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from flsdesk.answers import date_for_people
 from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
 from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find, read_toml, unrecognised_overrides
 from flsdesk.dataset import base_files, load_definitions, parse_definition
@@ -27,7 +28,7 @@ def _check_dataset(data: dict[str, Any], path: Path, paths: AppPaths | None = No
     whole = " (provisional)" if d.provisional else ""
     return (
         f"dataset {d.id} version {d.version}{whole}{based}, applies from "
-        f"{d.applies_from:%d/%m/%Y}: "
+        f"{date_for_people(d.applies_from)}: "
         f"{len(d.exported_questions)} questions, {len(d.local_fields)} local fields, "
         f"{len(d.checks)} checks, {provisional} with provisional parts"
     )
@@ -64,9 +65,9 @@ def _print_versions(paths: AppPaths) -> int:
         until = ""
         if i + 1 < len(versions):
             last = versions[i + 1].applies_from - timedelta(days=1)
-            until = f" to {last:%d/%m/%Y}"
+            until = f" to {date_for_people(last)}"
         marks = " (provisional)" if d.provisional else ""
-        print(f"  diagnosed from {d.applies_from:%d/%m/%Y}{until}: {d.id}{marks}")
+        print(f"  diagnosed from {date_for_people(d.applies_from)}{until}: {d.id}{marks}")
     return 0
 
 

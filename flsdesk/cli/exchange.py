@@ -7,10 +7,11 @@ the terminal because the user asked to see them; the log only ever gets counts a
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flsdesk.answers import date_for_people, moment_for_people
 from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
 from flsdesk.cli.prompts import open_store_for_command
 from flsdesk.datafiles import DataFileError
@@ -68,7 +69,7 @@ def register(sub: Subparsers) -> None:
 
 
 def _fmt_date(value: Any) -> str:
-    return value.strftime("%d/%m/%Y") if value else "-"
+    return date_for_people(value) or "-"
 
 
 def run_export(args: argparse.Namespace, ctx: Context) -> int:
@@ -261,4 +262,4 @@ def run_outbox(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _fmt_time(value: datetime) -> str:
-    return value.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y %H:%M")
+    return moment_for_people(value)

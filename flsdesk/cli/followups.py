@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from flsdesk import files, followups
+from flsdesk.answers import date_for_people
 from flsdesk.cli.base import EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
 from flsdesk.cli.prompts import open_store_for_command
 
@@ -85,11 +86,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         except OSError as exc:
             raise CliError(f"Cannot write {target}: {exc.strerror or exc}.", EXIT_USAGE) from None
         print(
-            f"{len(rows)} follow-up(s) ({args.state}) on {on:%d/%m/%Y} written to {target}.",
+            f"{len(rows)} follow-up(s) ({args.state}) on {date_for_people(on)} "
+            f"written to {target}.",
             file=sys.stderr,
         )
         return EXIT_OK
     if rows:
         print(_table(rows))
-    print(f"{len(rows)} follow-up(s) ({args.state}) on {on:%d/%m/%Y}.", file=sys.stderr)
+    print(f"{len(rows)} follow-up(s) ({args.state}) on {date_for_people(on)}.", file=sys.stderr)
     return EXIT_OK

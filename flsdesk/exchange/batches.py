@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, func, insert, select, update
 
+from flsdesk.answers import date_for_people
 from flsdesk.store.models import ExportBatch, ExportRow
 from flsdesk.store.store import Store
 
@@ -409,15 +410,18 @@ def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
     today = store.today()
     made = batch.created_at.replace(tzinfo=UTC).astimezone().date()
     if on > today:
-        raise BatchStateError(f"{on:%d/%m/%Y} is in the future: give the day it was uploaded.")
+        raise BatchStateError(
+            f"{date_for_people(on)} is in the future: give the day it was uploaded."
+        )
     if on < made:
         raise BatchStateError(
-            f"{on:%d/%m/%Y} is before the file was saved ({made:%d/%m/%Y}): give the day it "
+            f"{date_for_people(on)} is before the file was saved ({date_for_people(made)}): give "
+            "the day it "
             "was uploaded."
         )
     # Midday local time: the day stays the same whatever the time zone's offset.
     at = datetime.combine(on, time(12, 0)).astimezone().astimezone(UTC).replace(tzinfo=None)
-    receipt = f"{MARKED_BY_HAND} on {on:%d/%m/%Y} (marked by {store.user})"
+    receipt = f"{MARKED_BY_HAND} on {date_for_people(on)} (marked by {store.user})"
     with store.write_transaction() as conn:
         conn.execute(
             update(batches_table)

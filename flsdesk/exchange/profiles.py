@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flsdesk.answers import DATE_FORMAT
 from flsdesk.datafiles import DataFile, DataFileError, Problems, find, read_toml
 from flsdesk.paths import AppPaths
 
@@ -178,7 +179,7 @@ def parse_export_profile(
 
     v = p.table(data, "values")
     p.unknown("[values]", v, _VALUES_KEYS)
-    date_format = p.text(v, "[values]", "date_format", "%d/%m/%Y")
+    date_format = p.text(v, "[values]", "date_format", DATE_FORMAT)
     try:
         sample = date(2001, 2, 3).strftime(date_format)
         if "3" not in sample:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from flsdesk.answers import moment_for_people
 from flsdesk.exchange import batches
 from flsdesk.exchange.exporting.scope import Scope
 from flsdesk.exchange.profiles import ExportProfile
@@ -107,7 +108,7 @@ class ExportPlan:
         """One sentence per saved file not marked as uploaded whose records go again."""
         out = []
         for u in self.unconfirmed:
-            day = u.batch.created_at.replace(tzinfo=UTC).astimezone().strftime("%d/%m/%Y")
+            day = moment_for_people(u.batch.created_at)[:10]
             out.append(
                 f"{u.records} record(s) are in the file of {day} (batch {u.batch.seq}) that is "
                 "not marked as uploaded: they go again. If that file was uploaded in the webtool, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flsdesk.answers import date_for_people
 from flsdesk.dataset import parse_iso_date
 from flsdesk.exchange.importing.model import (
     NEW,
@@ -20,8 +21,7 @@ HEADER_STYLE_WORDS = {
 
 
 def day_text(iso: str | None) -> str:
-    parsed = parse_iso_date(iso)
-    return parsed.strftime("%d/%m/%Y") if parsed else "-"
+    return date_for_people(parse_iso_date(iso)) or "-"
 
 
 def row_summary(r: RowResult) -> str:
