@@ -1,4 +1,4 @@
-"""The command line: ``flsdesk <command>`` (shared/spec/cli.md).
+"""The command line: ``flsdesk <command>`` (README.md, "The command line").
 
 ``main`` runs it; the exit codes are named here for scripts and tests. The commands themselves
 live one module per area beside ``runner`` (which lists them); the names they share are in

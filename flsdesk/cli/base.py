@@ -15,7 +15,7 @@ from typing import Any
 
 from flsdesk.paths import AppPaths
 
-# The exit codes of shared/spec/cli.md.
+# The exit codes of the command line (README.md, "The command line").
 EXIT_OK = 0
 EXIT_ATTENTION = 1
 EXIT_USAGE = 2

@@ -1,4 +1,4 @@
-"""``flsdesk export`` and ``flsdesk upload`` (see shared/spec/cli.md).
+"""``flsdesk export`` and ``flsdesk upload`` (README.md, "The command line").
 
 Results go to stdout, messages to stderr. Held-back records are listed with their NHS numbers on
 the terminal because the user asked to see them; the log only ever gets counts and batch ids.

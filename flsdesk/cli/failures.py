@@ -1,4 +1,5 @@
-"""What a command's failure tells the user, and with which exit code (shared/spec/cli.md).
+"""What a command's failure tells the user, and with which exit code (README.md, "The
+command line").
 
 Expected failures (CliError, a store that cannot be opened, a full disk, a closed pipe, an output
 file that cannot be written) get a sentence and their code; anything else is a bug: exit 4, with

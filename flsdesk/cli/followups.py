@@ -1,4 +1,4 @@
-"""``flsdesk followups [--on YYYY-MM-DD] [--state …] [--csv FILE]`` (see shared/spec/cli.md).
+"""``flsdesk followups [--on YYYY-MM-DD] [--state …] [--csv FILE]`` (README.md, "The command line").
 
 The list goes to stdout as a plain table, or with ``--csv`` to a file readable by its owner only
 (written atomically); messages go to stderr. Exit 0 once the list is produced, whatever it holds

@@ -1,4 +1,4 @@
-"""``flsdesk import FILE [--dry-run] [--skip-invalid]`` (see shared/spec/cli.md).
+"""``flsdesk import FILE [--dry-run] [--skip-invalid]`` (README.md, "The command line").
 
 The report goes to stdout and may quote bad values and NHS numbers (the user asked to see them);
 messages go to stderr; the log gets counts only (``flsdesk.exchange.importer`` logs them).

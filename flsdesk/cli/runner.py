@@ -1,4 +1,4 @@
-"""The command line (see shared/spec/cli.md): global options, the commands, running one.
+"""The command line (README.md, "The command line"): global options, the commands, running one.
 
 Each area's commands live in their own module of this package and are added through its
 ``register(subparsers)``; the list below is the whole registry, imported explicitly so that any

@@ -1,4 +1,5 @@
-"""``flsdesk init``, ``passwd``, ``backup DIR`` and ``restore FILE`` (see shared/spec/cli.md)."""
+"""``flsdesk init``, ``passwd``, ``backup DIR`` and ``restore FILE`` (README.md, "The command
+line")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unlocking without asking anyone (see shared/spec/cli.md, "Unlocking, without a window").
+"""Unlocking without asking anyone (README.md, "Keys, passphrase, recovery key").
 
 Order: ``FLSDESK_PASSPHRASE``, then ``FLSDESK_RECOVERY_KEY``, then the key remembered in the OS
 keyring. Asking a person (the terminal's prompt, the window's dialog) belongs to the front ends:

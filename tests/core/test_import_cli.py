@@ -1,5 +1,5 @@
 """``flsdesk import FILE [--dry-run] [--skip-invalid]`` through the real command line: the report,
-the exit codes of shared/spec/cli.md, and a log that never holds a value from the file."""
+the exit codes of the command line (README.md), and a log that never holds a value from the file."""
 
 from __future__ import annotations
 
