@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QProgressBar
 
-from flsdesk import session
 from flsdesk.paths import AppPaths
 from flsdesk.rules import DRAFT
+from flsdesk.store import unlock as store_unlock
 from flsdesk_ui import app as app_mod
 from flsdesk_ui.main_window import MainWindow
 from flsdesk_ui.rederive_progress import RederiveAtStart, announce
@@ -24,7 +24,7 @@ RECORDS = 1200  # three chunks of the re-derivation: several progress steps
 
 def _start(paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> app_mod.Started:
     """As the window starts: unlock (from the environment here) and open."""
-    monkeypatch.setenv(session.PASSPHRASE_ENV, PASSPHRASE)
+    monkeypatch.setenv(store_unlock.PASSPHRASE_ENV, PASSPHRASE)
     started = app_mod.start_store(paths)
     assert started is not None
     return started
