@@ -95,9 +95,9 @@ class SidePanel(QFrame):
         self.problems.clear()
         errors = sum(1 for p in problems if p[1] == "error")
         for key, severity, text, other in problems:
-            q = questions.get(key)
-            number = "" if q is None or q.local else f"{key}  "
-            label = q.label if q is not None else key
+            asked = questions.get(key)
+            number = "" if asked is None or asked.local else f"{key}  "
+            label = asked.label if asked is not None else key
             icon = "✖" if severity == "error" else "⚠"
             item = QListWidgetItem(f"{icon} {number}{label}\n{text}")
             item.setData(_KEY_ROLE, key)

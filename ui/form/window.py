@@ -6,6 +6,10 @@ the store saves (``Store.new_record`` / ``Store.save``) within a second, or at o
 leaves the field, presses Enter or Ctrl+S. Hidden answers stay in the answers saved; the rules
 ignore them, the store keeps them.
 
+The window puts the pieces together: when to save and what the indicator says is
+``autosave.py``, the top of the window ``header.py``, the missing/to-correct lists
+``side_panel.py``; the window keeps the rows, the answers and the keyboard.
+
 Only record ids and question numbers are logged, never an answer.
 """
 
