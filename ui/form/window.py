@@ -6,19 +6,22 @@ the store saves (``Store.new_record`` / ``Store.save``) within a second, or at o
 leaves the field, presses Enter or Ctrl+S. Hidden answers stay in the answers saved; the rules
 ignore them, the store keeps them.
 
+The window puts the pieces together: when to save and what the indicator says is
+``autosave.py``, the top of the window ``header.py``, the missing/to-correct lists
+``side_panel.py``; the window keeps the rows, the answers and the keyboard.
+
 Only record ids and question numbers are logged, never an answer.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
-    QColor,
     QGuiApplication,
     QKeySequence,
     QResizeEvent,
@@ -27,13 +30,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QFrame,
     QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
-    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -42,25 +40,29 @@ from PySide6.QtWidgets import (
 from flsdesk.dataset import Definition
 from flsdesk.exchange.export import was_exported
 from flsdesk.hidden_notes import hidden_notes
-from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, Evaluation, is_answered
-from flsdesk.store.records import Conflict, SaveResult
+from flsdesk.rules import Evaluation, is_answered
+from flsdesk.store.records import Conflict
 from flsdesk.store.store import Store
-from flsdesk_ui.form import call_history, values
-from flsdesk_ui.form.builder import (
-    ERROR_COLOUR,
-    WARNING_COLOUR,
-    BuiltForm,
-    QuestionRow,
-    TabPage,
-    build_form,
+from flsdesk_ui.form import call_history
+from flsdesk_ui.form.autosave import (
+    AUTOSAVE_MS,
+    NEW,
+    READ_ONLY,
+    RETRY_MS,
+    SAVED,
+    Autosave,
+    VersionedSave,
 )
-from flsdesk_ui.form.conflict import MINE, ConflictDialog
+from flsdesk_ui.form.builder import BuiltForm, QuestionRow, TabPage, build_form
+from flsdesk_ui.form.conflict import ConflictDialog
+from flsdesk_ui.form.header import RecordHeader
 from flsdesk_ui.form.reason import EditReasonDialog
+from flsdesk_ui.form.side_panel import SidePanel
 
 log = logging.getLogger("ui.form")
 
-AUTOSAVE_MS = 600  # a pause in typing this long saves: well within the promised second
-RETRY_MS = 5000  # after a failed save, try again this often (the indicator says why)
+__all__ = ["AUTOSAVE_MS", "RETRY_MS", "RecordWindow"]
+
 SIDE_WIDTH = 290
 NARROW_SIDE_WIDTH = 230  # below WIDE_WINDOW the side panel gives the form room
 WIDE_WINDOW = 1180
@@ -70,19 +72,6 @@ _FRAME_ALLOWANCE = (16, 40)
 # The tabs not in view are built this long after the form first shows (one per event-loop turn),
 # so the form appears at once and a key pressed meanwhile waits a few milliseconds at most.
 BACKGROUND_BUILD_MS = 30
-
-_BADGE = {
-    NEEDS_CORRECTION: ("#ffffff", ERROR_COLOUR),
-    DRAFT: ("#3b2a00", "#ffd54f"),
-    COMPLETE: ("#ffffff", "#2e7d32"),
-}
-# Item data roles of the side panel lists.
-_KEY_ROLE = Qt.ItemDataRole.UserRole
-_RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
-
-# Indicator states
-_NEW, _PENDING, _SAVED, _FAILED, _READ_ONLY = "new", "pending", "saved", "failed", "read-only"
-_ON_LEAVING = "on-leaving"
 
 
 class RecordWindow(QWidget):
@@ -105,43 +94,43 @@ class RecordWindow(QWidget):
         self.record_id: int | None = record_id
         self._answers: dict[str, Any] = {}
         self._read_only = False
-        self._dirty = False
-        self._save_problem = ""
-        self._saved_at: datetime | None = None
         # Once a record has gone to the FLS-DB, every later change carries a reason in the
         # audit trail; it is asked once per opening of the form, when the person first leaves a
         # changed field (never by the autosave timer, mid-typing).
         self._exported = False
-        self.edit_reason: str | None = None
-        self.ask_edit_reason = self._ask_edit_reason  # tests replace this hook
-        # A save (with its reason or conflict dialog) is under way: focus moving to the dialog
-        # or the timer must not start another one.
-        self._busy = False
-        # What the last load or save of this window stored: every save states it, so that a
-        # save after someone else's (another window, an import) merges instead of overwriting.
-        self._base_version: int | None = None
-        self._base_answers: dict[str, Any] = {}
+        self._versions = VersionedSave(
+            store,
+            exported=False,
+            ask_reason=self._ask_edit_reason,
+            resolve=lambda conflicts: self.resolve_conflicts(conflicts),
+            show_answer=self._show_answer,
+        )
+        dirty = False
         if record_id is not None:
             record = store.load(record_id)
             self._answers = dict(record.answers)
-            self._base_version = record.version
-            self._base_answers = dict(record.answers)
+            self._versions.based_on(record.version, record.answers)
             self._read_only = record.deleted
             self._exported = not record.deleted and was_exported(store, record_id)
+            self._versions.exported = self._exported
         if prefill:
             # A new fracture for a known patient: shown at once, but the record is created only
             # when the person changes something (never a record nobody meant to make).
             self._answers.update({k: v for k, v in prefill.items() if is_answered(v)})
-            self._dirty = record_id is not None
+            dirty = record_id is not None
+        self._autosave = Autosave(
+            self._save_record,
+            self._after_save,
+            state=READ_ONLY if self._read_only else SAVED if record_id else NEW,
+            dirty=dirty,
+            on_leaving_only=self._exported,
+            parent=self,
+        )
         self._applies: dict[str, bool] = {}
         self._stale: set[str] = set()
-        self._panel_state: tuple[Any, ...] = ()
         self.evaluation: Evaluation | None = None
         self._form: BuiltForm | None = None
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._autosave)
         # The other tabs are built just after the form first shows, one per event-loop turn.
         self._builder = QTimer(self)
         self._builder.setSingleShot(True)
@@ -151,15 +140,13 @@ class RecordWindow(QWidget):
         self._build_chrome()
         self._build_form(store.definitions.for_answers(self._answers))
         self._refresh()
-        self._set_indicator(_READ_ONLY if self._read_only else _SAVED if record_id else _NEW)
+        self._autosave.state_changed.connect(self._show_save_state)
+        self._show_save_state(self._autosave.state)
         if self._exported:
-            self.banner.setText(
+            self.header.show_banner(
                 "This record has been sent to the FLS-DB. A change asks for a short reason, kept "
                 "in the audit trail; export it again so the webtool has the correction."
             )
-            self.banner.show()
-        if self._dirty:
-            self._timer.start(AUTOSAVE_MS)
         first = tab if tab in self._form_definition.tabs_by_id else self._form_definition.tabs[0].id
         self.show_tab(first)
         log.info("record %s opened in the form", record_id if record_id is not None else "(new)")
@@ -171,43 +158,14 @@ class RecordWindow(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 8, 10, 8)
 
-        header = QHBoxLayout()
-        self.title = QLabel(self)
-        self.title.setObjectName("record_title")
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        self.title.setFont(font)
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
-        # A long name must not widen the window past a small screen: the title gives way.
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title.setMinimumWidth(160)
-        self.badge = QLabel(self)
-        self.badge.setObjectName("status_badge")
-        self.badge.setAccessibleName("Record status")
-        self.indicator = QLabel(self)
-        self.indicator.setObjectName("save_indicator")
-        self.indicator.setAccessibleName("Save status")
-        self.version = QLabel(self)
-        self.version.setObjectName("dataset_version")
-        self.version.setStyleSheet("color: #5f6368;")
-        header.addWidget(self.title, 1)
-        header.addSpacing(12)
-        header.addWidget(self.badge)
-        header.addSpacing(12)
-        header.addWidget(self.version)
-        header.addSpacing(16)
-        header.addWidget(self.indicator)
-        outer.addLayout(header)
-
-        self.banner = QLabel(self)
-        self.banner.setObjectName("read_only_banner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(
-            f"background: #fdecea; color: {ERROR_COLOUR}; padding: 6px; border-radius: 3px;"
-        )
-        self.banner.hide()
-        outer.addWidget(self.banner)
+        self.header = RecordHeader(self)
+        # The names tests and other windows reach for.
+        self.title = self.header.title
+        self.badge = self.header.badge
+        self.indicator = self.header.indicator
+        self.version = self.header.version
+        self.banner = self.header.banner
+        outer.addWidget(self.header)
 
         body = QHBoxLayout()
         self.tabs = QTabWidget(self)
@@ -216,34 +174,15 @@ class RecordWindow(QWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         body.addWidget(self.tabs, 1)
 
-        side = QFrame(self)
+        side = SidePanel(self)
         self.side = side
-        side.setObjectName("side_panel")
         side.setFixedWidth(self._side_width())
-        side.setFrameShape(QFrame.Shape.StyledPanel)
-        side_layout = QVBoxLayout(side)
-        self.missing_title = QLabel(side)
-        self.missing_title.setObjectName("missing_title")
-        self.missing_title.setWordWrap(True)
-        self.missing = QListWidget(side)
-        self.missing.setObjectName("missing_list")
-        self.missing.setAccessibleName("Missing for a complete record")
-        self.missing.setWordWrap(True)
-        self.missing.setSpacing(1)
-        self.problems_title = QLabel(side)
-        self.problems_title.setObjectName("problems_title")
-        self.problems = QListWidget(side)
-        self.problems.setObjectName("problems_list")
-        self.problems.setAccessibleName("Errors and warnings")
-        self.problems.setWordWrap(True)
-        self.problems.setSpacing(2)
-        for widget in (self.missing, self.problems):
-            widget.itemActivated.connect(self._panel_item)
-            widget.itemClicked.connect(self._panel_item)
-        side_layout.addWidget(self.missing_title)
-        side_layout.addWidget(self.missing, 3)
-        side_layout.addWidget(self.problems_title)
-        side_layout.addWidget(self.problems, 2)
+        side.question_chosen.connect(self.go_to)
+        side.record_chosen.connect(self.open_record_requested)
+        self.missing_title = side.missing_title
+        self.missing = side.missing
+        self.problems_title = side.problems_title
+        self.problems = side.problems
         body.addWidget(side)
         outer.addLayout(body, 1)
 
@@ -289,8 +228,8 @@ class RecordWindow(QWidget):
         self._targets = {}
         self._applies = {}
         self._stale.clear()
-        self._panel_state = ()
-        self.version.setText(f"{definition.name}, version {definition.version}")
+        self.side.reset()
+        self.header.show_definition(definition)
         if current in self._form.pages:
             self._ensure_page(current)
             self.tabs.setCurrentWidget(self._form.pages[current])
@@ -411,7 +350,25 @@ class RecordWindow(QWidget):
 
     @property
     def pending(self) -> bool:
-        return self._dirty
+        return self._autosave.dirty
+
+    @property
+    def edit_reason(self) -> str | None:
+        """The reason given for changing a record already sent (asked once per opening)."""
+        return self._versions.edit_reason
+
+    @edit_reason.setter
+    def edit_reason(self, reason: str | None) -> None:
+        self._versions.edit_reason = reason
+
+    @property
+    def ask_edit_reason(self) -> Callable[[], str]:
+        """Asks the person for that reason (tests replace this hook)."""
+        return self._versions.ask_edit_reason
+
+    @ask_edit_reason.setter
+    def ask_edit_reason(self, ask: Callable[[], str]) -> None:
+        self._versions.ask_edit_reason = ask
 
     def bring_to_front(self, tab: str | None = None) -> None:
         """Opening a record already open shows its window instead of a second, stale copy."""
@@ -436,14 +393,7 @@ class RecordWindow(QWidget):
         else:
             self._answers.pop(key, None)
         self._unstale(key)
-        self._dirty = True
-        if self._exported:
-            # A sent record is saved when the person leaves the field: a half-typed value must
-            # not become a "correction" of its own, nor the reason be asked mid-typing.
-            self._set_indicator(_ON_LEAVING)
-        else:
-            self._set_indicator(_PENDING)
-            self._timer.start(AUTOSAVE_MS)
+        self._autosave.changed()
         self._refresh()
 
     def _focus_changed(self, old: QWidget | None, _now: QWidget | None) -> None:
@@ -451,12 +401,10 @@ class RecordWindow(QWidget):
         if row is None:
             return
         row.input.left()
-        if self._dirty:
-            self._save_now()
+        self._autosave.leave()
 
     def input_committed(self, _key: str) -> None:
-        if self._dirty:
-            self._save_now()
+        self._autosave.leave()
 
     def record_link(self, record_id: int) -> None:
         self.open_record_requested.emit(record_id)
@@ -471,15 +419,7 @@ class RecordWindow(QWidget):
             self.row(key).set_stale(False)
 
     def _save_shortcut(self) -> None:
-        if not self._dirty and self.record_id is not None and not self._read_only:
-            self._set_indicator(_SAVED)  # nothing pending: say so truthfully, nothing to write
-            return
-        self._save_now()
-
-    def _autosave(self) -> None:
-        if self._exported and not self._save_problem:
-            return  # saved on leaving the field (only a retry after a failure runs from here)
-        self._save_now()
+        self._autosave.save_requested()
 
     # -- rules → screen --------------------------------------------------------------------------
 
@@ -520,8 +460,10 @@ class RecordWindow(QWidget):
                 page.set_applies(applies)
                 self.tabs.setTabText(index, page.tab_text())
         self._show_hidden_notes(evaluation)
-        self._show_panel(evaluation)
-        self._show_header(evaluation)
+        self.side.show_evaluation(evaluation)
+        heading = self.header.show_record(self.record_id, self._answers, evaluation)
+        # The window title can show in task switchers and screen shares: no patient details.
+        self.setWindowTitle(f"{heading} – flsdesk")
 
     def _show_hidden_notes(self, evaluation: Evaluation) -> None:
         assert self._form is not None
@@ -529,101 +471,6 @@ class RecordWindow(QWidget):
         for key, row in self._form.rows.items():
             if row.hidden_note is not None:
                 row.hidden_note.setVisible(key in notes)
-
-    def _show_header(self, evaluation: Evaluation) -> None:
-        definition = evaluation.definition
-        parts = [f"Record {self.record_id}" if self.record_id is not None else "New record"]
-        name = self._answers.get(definition.role("patient_name"))
-        nhs = self._answers.get(definition.role("nhs_number"))
-        if isinstance(name, str) and name:
-            parts.append(name)
-        if isinstance(nhs, str) and nhs:
-            parts.append(values.nhs_to_text(nhs))
-        self.title.setText("  ·  ".join(parts))
-        # The window title can show in task switchers and screen shares: no patient details.
-        self.setWindowTitle(f"{parts[0]} – flsdesk")
-        status = evaluation.status
-        fg, bg = _BADGE.get(status, ("#000000", "#e0e0e0"))
-        text = status
-        if status == DRAFT:
-            text = f"Draft ({len(evaluation.missing_lite)} missing)"
-        if self.badge.text() != text:
-            self.badge.setText(text)
-            self.badge.setStyleSheet(
-                f"color: {fg}; background: {bg}; border-radius: 4px; padding: 3px 10px;"
-                " font-weight: bold;"
-            )
-
-    def _show_panel(self, evaluation: Evaluation) -> None:
-        definition = evaluation.definition
-        questions = definition.questions
-        problems = [
-            (m.question, m.severity, m.text, m.other_record)
-            for bucket in (evaluation.errors, evaluation.warnings)
-            for messages in bucket.values()
-            for m in messages
-        ]
-        state = (tuple(evaluation.missing_lite), tuple(problems))
-        if state == self._panel_state:
-            return
-        self._panel_state = state
-        tab_labels = {t.id: t.label for t in definition.tabs}
-
-        self.missing.clear()
-        current_tab = None
-        for key in evaluation.missing_lite:
-            q = questions[key]
-            if q.tab != current_tab:  # a heading per tab, so the list reads like the form
-                current_tab = q.tab
-                heading = QListWidgetItem(tab_labels.get(q.tab, q.tab))
-                heading.setFlags(Qt.ItemFlag.NoItemFlags)
-                font = heading.font()
-                font.setBold(True)
-                heading.setFont(font)
-                heading.setForeground(QColor("#5f6368"))
-                self.missing.addItem(heading)
-            item = QListWidgetItem(f"{key}  {q.label}")
-            item.setData(_KEY_ROLE, key)
-            item.setToolTip("Go to this question")
-            self.missing.addItem(item)
-        count = len(evaluation.missing_lite)
-        self.missing_title.setText(
-            "<b>Missing for a complete record</b>"
-            + (f" ({count})" if count else "<br>Nothing missing.")
-        )
-
-        self.problems.clear()
-        errors = sum(1 for p in problems if p[1] == "error")
-        for key, severity, text, other in problems:
-            q = questions.get(key)
-            number = "" if q is None or q.local else f"{key}  "
-            label = q.label if q is not None else key
-            icon = "✖" if severity == "error" else "⚠"
-            item = QListWidgetItem(f"{icon} {number}{label}\n{text}")
-            item.setData(_KEY_ROLE, key)
-            item.setToolTip(text)
-            item.setForeground(QColor(ERROR_COLOUR if severity == "error" else WARNING_COLOUR))
-            self.problems.addItem(item)
-            if other is not None:
-                link = QListWidgetItem(f"    → Open record {other}")
-                link.setData(_RECORD_ROLE, other)
-                link.setToolTip(f"Open record {other} in its own window")
-                self.problems.addItem(link)
-        warnings = len(problems) - errors
-        if problems:
-            summary = f"{_count(errors, 'error')}, {_count(warnings, 'warning')}"
-            self.problems_title.setText(f"<b>To correct or check</b> ({summary})")
-        else:
-            self.problems_title.setText("<b>To correct or check</b><br>No errors or warnings.")
-
-    def _panel_item(self, item: QListWidgetItem) -> None:
-        other = item.data(_RECORD_ROLE)
-        if other is not None:
-            self.open_record_requested.emit(int(other))
-            return
-        key = item.data(_KEY_ROLE)
-        if key is not None:
-            self.go_to(str(key))
 
     def go_to(self, key: str) -> None:
         """Show the question's tab, scroll to it and put the cursor in it."""
@@ -641,87 +488,29 @@ class RecordWindow(QWidget):
     # -- saving ----------------------------------------------------------------------------------
 
     def _save_now(self) -> bool:
-        if not self._dirty:
-            return True
-        if self._read_only or self._busy:
-            return False
-        self._timer.stop()
-        self._busy = True
-        try:
-            return self._save_pending()
-        finally:
-            self._busy = False
+        return self._autosave.save_now()
 
-    def _save_pending(self) -> bool:
+    def _save_record(self) -> Evaluation | None:
+        """What a save is for the autosave: create the record, or save it by version."""
         try:
             if self.record_id is None:
                 snapshot = dict(self._answers)
                 if not any(is_answered(v) for v in snapshot.values()):
-                    self._dirty = False  # typed and rubbed out: nothing to create
-                    self._set_indicator(_NEW)
-                    return True
+                    return None  # typed and rubbed out: nothing to create
                 self.record_id = self.store.new_record(snapshot)
                 log.info("record %d created from the form", self.record_id)
-                self._base_version = 1
-                self._base_answers = {k: v for k, v in snapshot.items() if is_answered(v)}
+                self._versions.based_on(1, {k: v for k, v in snapshot.items() if is_answered(v)})
                 # Evaluate again with the id, so the new record is not its own duplicate.
-                evaluation = self.store.evaluate(snapshot, self.record_id)
-            else:
-                if self._exported and self.edit_reason is None:
-                    self.edit_reason = self.ask_edit_reason()
-                evaluation = self._save_versioned()
-        except Exception as exc:  # any failure must show, and the answers stay pending
+                return self.store.evaluate(snapshot, self.record_id)
+            return self._versions.save(self.record_id, lambda: dict(self._answers))
+        except Exception as exc:
             log.error("record %s not saved (%s)", self.record_id, type(exc).__name__)
-            self._save_problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self._set_indicator(_FAILED)
-            self._timer.start(RETRY_MS)
-            return False
-        self._save_problem = ""
-        self._dirty = False
-        self._saved_at = datetime.now()
-        self._set_indicator(_SAVED)
+            raise
+
+    def _after_save(self, evaluation: object) -> None:
+        assert isinstance(evaluation, Evaluation) and self.record_id is not None
         self._refresh(evaluation)
-        assert self.record_id is not None
         self.saved.emit(self.record_id)
-        return True
-
-    def _save_versioned(self) -> Evaluation:
-        """Save based on what this window last loaded or saved; take in what others saved
-        meanwhile, and let the person choose where both changed the same answer."""
-        assert self.record_id is not None and self._base_version is not None
-        for _round in range(5):
-            result = self.store.save_versioned(
-                self.record_id,
-                dict(self._answers),
-                base_version=self._base_version,
-                base_answers=self._base_answers,
-                reason=self.edit_reason,
-            )
-            self._base_version = result.version
-            self._base_answers = dict(result.answers)
-            keep_mine = self._take_theirs(result)
-            if not keep_mine:
-                return result.evaluation
-            # The person kept their answers over the other ones: save those, based on now.
-            for c in result.conflicts:
-                if c.question in keep_mine:
-                    self._show_answer(c.question, c.mine)
-        raise RuntimeError("the record kept changing while it was saved; try again")
-
-    def _take_theirs(self, result: SaveResult) -> set[str]:
-        """Show the answers others saved; returns the conflicting questions kept as mine."""
-        if result.theirs:
-            log.info(
-                "record %s: %d answer(s) saved meanwhile by someone else taken in",
-                self.record_id,
-                len(result.theirs),
-            )
-        for key in result.theirs:
-            self._show_answer(key, result.answers.get(key))
-        if not result.conflicts:
-            return set()
-        choices = self.resolve_conflicts(result.conflicts)
-        return {key for key, choice in choices.items() if choice == MINE}
 
     def _show_answer(self, key: str, value: Any) -> None:
         if is_answered(value):
@@ -745,29 +534,8 @@ class RecordWindow(QWidget):
         dialog.exec()
         return dialog.reason()
 
-    def _set_indicator(self, state: str) -> None:
-        colour = "#5f6368"
-        if state == _NEW:
-            text = "Not saved yet: the record is created when you type"
-        elif state == _PENDING:
-            text = "Saving…"
-        elif state == _SAVED:
-            text = f"Saved {self._saved_at:%H:%M:%S}" if self._saved_at else "Saved"
-            colour = "#2e7d32"
-        elif state == _FAILED:
-            text = f"Not saved: {self._save_problem}"
-            colour = ERROR_COLOUR
-        elif state == _ON_LEAVING:
-            text = "Saved when you leave the field"
-        else:
-            text = "Deleted record: read only"
-        self.indicator.setText(text)
-        self.indicator.setStyleSheet(f"color: {colour};")
-        if state == _READ_ONLY:
-            self.banner.setText(
-                "This record is deleted. Restore it from Deleted records to change it."
-            )
-            self.banner.show()
+    def _show_save_state(self, state: str) -> None:
+        self.header.show_save_state(state, self._autosave.saved_at, self._autosave.problem)
 
     # -- keyboard and closing --------------------------------------------------------------------
 
@@ -792,15 +560,14 @@ class RecordWindow(QWidget):
         if self._form is not None and isinstance(page, TabPage):
             self._ensure_page(page.tab.id)  # a click on a tab not built yet
         # Leaving a tab is leaving its fields: save what is pending.
-        if self._dirty:
-            self._save_now()
+        self._autosave.leave()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.flush():
             answer = QMessageBox.warning(
                 self,
                 "Not saved",
-                f"The last changes could not be saved:\n{self._save_problem}\n\n"
+                f"The last changes could not be saved:\n{self._autosave.problem}\n\n"
                 "Close anyway and lose them?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
@@ -809,11 +576,7 @@ class RecordWindow(QWidget):
                 event.ignore()
                 return
             log.warning("record %s closed with unsaved changes", self.record_id)
-        self._timer.stop()
+        self._autosave.stop()
         self._builder.stop()
         log.info("record %s closed", self.record_id)
         event.accept()
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
