@@ -235,7 +235,7 @@ def test_the_command_line_says_it_once(
     assert main(["init", "--site", "Test FLS"]) == EXIT_OK
     monkeypatch.delenv("FLSDESK_NEW_PASSPHRASE")
     monkeypatch.setenv("FLSDESK_PASSPHRASE", "correct horse battery")
-    from flsdesk.session import open_store_for_command
+    from flsdesk.cli.prompts import open_store_for_command
 
     with open_store_for_command(paths) as s:
         s.new_record(complete_answers(nhs_number(611111111)))
