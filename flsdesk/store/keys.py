@@ -95,7 +95,7 @@ class KdfParams:
 # Tuned to about 0.35 s on the 2-core reference machine (RFC 9106 style: memory first, then
 # passes). A test asserts these values, so weakening them is a visible change.
 PRODUCTION_KDF = KdfParams(iterations=4, lanes=4, memory_cost=128 * 1024)
-# For tests only: derivation in microseconds. Installed through ``tests/core/conftest.py``.
+# For tests only: derivation in microseconds. Installed through ``tests/conftest.py``.
 TEST_KDF = KdfParams(iterations=1, lanes=1, memory_cost=8)
 
 # The parameters used for *new* wrappings (create, change passphrase). Unlocking always uses the

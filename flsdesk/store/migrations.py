@@ -6,7 +6,7 @@ previous schema, never between two. Before an existing database is upgraded, a c
 through SQLite's backup API (a file copy of a live WAL database can be torn).
 
 The steps are frozen SQL: once released, a step never changes. ``models.py`` describes the result;
-``tests/core/test_migrations.py`` checks that the two agree, and that every released fixture
+``tests/store/test_migrations.py`` checks that the two agree, and that every released fixture
 database in ``tests/fixtures/`` migrates with its records intact.
 """
 

@@ -19,7 +19,7 @@ from flsdesk.followup_end import implied_answers
 from flsdesk.paths import AppPaths, bundled_resources
 from flsdesk.rules import COMPLETE, DRAFT
 from flsdesk.store.store import Store
-from tests.core.conftest_records import (  # noqa: F401  (fixtures)
+from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     TEST_USER,
     TODAY,

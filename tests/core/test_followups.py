@@ -24,7 +24,7 @@ from flsdesk.paths import AppPaths, bundled_resources, resolve
 from flsdesk.store import keys
 from flsdesk.store.models import CallAttempt
 from flsdesk.store.store import Store
-from tests.core.conftest_records import (  # noqa: F401  (fixtures)
+from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     TEST_KEY,
     TEST_USER,
     TODAY,

@@ -24,15 +24,15 @@ from flsdesk.exchange import export as ex
 from flsdesk.paths import AppPaths, bundled_resources, resolve
 from flsdesk.store import keys
 from flsdesk.store.store import Store
-from tests.core.conftest_records import (  # noqa: F401  (fixtures)
+from tests.core.test_followups import answers_for
+from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     TEST_USER,
     TODAY,
     clock_fixture,
     paths_fixture,
     store_fixture,
 )
-from tests.core.export_records import golden_records
-from tests.core.test_followups import answers_for
+from tests.helpers.export_records import golden_records
 
 BUNDLED = bundled_resources() / "datasets" / "flsdb-v3.toml"
 RAW = tomllib.loads(BUNDLED.read_text(encoding="utf-8"))

@@ -9,7 +9,7 @@ from flsdesk import patient_list as pl
 from flsdesk.dataset import load_definitions
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, evaluate, problem_summary
 from flsdesk.store.store import Store
-from tests.core.conftest_records import (  # noqa: F401  (fixtures)
+from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     FakeClock,
     clock_fixture,
     complete_answers,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flsdesk.record_actions import delete_reason_complete, new_fracture_prefill
 from flsdesk.store.records import DELETE_REASON_NEEDING_NOTE, DELETE_REASONS
 from flsdesk.store.store import Store
-from tests.core.conftest_records import (  # noqa: F401  (fixtures)
+from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     clock_fixture,
     complete_answers,
     nhs_number,

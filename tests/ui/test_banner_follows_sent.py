@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flsdesk.exchange import batches
 from flsdesk.exchange.export import Scope, export
-from tests.core.export_records import golden_records
+from tests.helpers.export_records import golden_records
 
 
 def test_banner_only_once_the_file_is_marked_uploaded(qtbot, store, open_form, tmp_path) -> None:

@@ -18,8 +18,8 @@ from flsdesk.paths import AppPaths
 from flsdesk.store import backup, engine
 from flsdesk_ui import app as app_mod
 from flsdesk_ui.store_repair import DailyCheck, RestoreOfferDialog
-from tests.core.conftest_records import complete_answers, nhs_number
-from tests.core.store_cases import flip_byte_in_free_page, flip_byte_in_records_page
+from tests.helpers.conftest_records import complete_answers, nhs_number
+from tests.helpers.store_cases import flip_byte_in_free_page, flip_byte_in_records_page
 from tests.ui.conftest import INITIALS, PASSPHRASE
 
 RECORDS = 6

@@ -16,7 +16,7 @@ from flsdesk.exchange import batches
 from flsdesk.paths import resolve
 from flsdesk_ui.export_dialog import ExportDialog
 from flsdesk_ui.main_window import MainWindow
-from tests.core.export_records import golden_records, held_back_records
+from tests.helpers.export_records import golden_records, held_back_records
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -14,7 +14,7 @@ from flsdesk.paths import resolve
 from flsdesk_ui.export_dialog import ExportDialog
 from flsdesk_ui.optout_dialog import OptoutDialog
 from flsdesk_ui.outbox_view import OutboxPage
-from tests.core.export_records import golden_records, held_back_records
+from tests.helpers.export_records import golden_records, held_back_records
 
 PASSPHRASE = "correct horse battery staple"
 

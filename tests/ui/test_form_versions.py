@@ -22,7 +22,7 @@ from flsdesk.store.store import Store
 from flsdesk_ui.form.conflict import ConflictDialog
 from flsdesk_ui.form.window import RecordWindow
 from flsdesk_ui.main_window import MainWindow
-from tests.core.import_helpers import cells_from_answers, write_csv
+from tests.helpers.import_helpers import cells_from_answers, write_csv
 from tests.ui.conftest import PASSPHRASE
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from flsdesk.exchange import importer
 from flsdesk.paths import resolve
 from flsdesk.store.store import Store
 from flsdesk_ui.import_dialog import ImportDialog
-from tests.core.import_helpers import (
+from tests.helpers.import_helpers import (
     NHS_A,
     NHS_B,
     WEBTOOL_EXPORT,

@@ -15,8 +15,8 @@ from flsdesk.store import unlock as store_unlock
 from flsdesk_ui import app as app_mod
 from flsdesk_ui.main_window import MainWindow
 from flsdesk_ui.rederive_progress import RederiveAtStart, announce
-from tests.core.conftest_records import complete_answers, nhs_number
-from tests.core.test_rederive import corrected_v3
+from tests.helpers.conftest_records import complete_answers, nhs_number
+from tests.store.test_rederive import corrected_v3
 from tests.ui.conftest import INITIALS, PASSPHRASE, StoreBox
 
 RECORDS = 1200  # three chunks of the re-derivation: several progress steps

@@ -13,7 +13,7 @@ from flsdesk import session
 from flsdesk.paths import resolve
 from flsdesk.store import keys
 from flsdesk_ui.wizard import SetupWizard
-from tests.core.creation_spy import CreationSpy, store_files
+from tests.helpers.creation_spy import CreationSpy, store_files
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -26,7 +26,7 @@ class FastApplicability:
 
     Each compiled test below is a special case of ``cond.holds`` on ``_answered``-read values
     (the tags come from ``Definition.tags_of``); anything else goes through ``cond.holds``
-    itself. A hypothesis test (tests/core/test_applicability_fast.py) checks the two agree.
+    itself. A hypothesis test (tests/exchange/test_applicability_fast.py) checks the two agree.
     """
 
     def __init__(self, definition: Definition, today: date) -> None:
