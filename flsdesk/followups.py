@@ -37,8 +37,6 @@ local "follow-up ended" fields through ``Store.save``, so it is audited like any
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -63,10 +61,9 @@ from sqlalchemy import (
 )
 
 from flsdesk import files, spreadsheet
-from flsdesk.answers import date_for_people
+from flsdesk.answers import date_for_people, nhs_for_people
 from flsdesk.dataset import Definition, DefinitionSet, FollowupWindow
 from flsdesk.followup_end import ended_text, implied_answers
-from flsdesk.patient_list import format_nhs
 from flsdesk.rules import Evaluation
 from flsdesk.store.models import CallAttempt, Record
 from flsdesk.store.store import Store
@@ -722,7 +719,7 @@ def attempt_text(attempt: CallAttemptInfo | None) -> str:
 
 def call_sheet_row(row: FollowupRow) -> list[str]:
     return [
-        format_nhs(row.nhs_number),
+        nhs_for_people(row.nhs_number),
         row.name or "",
         row.phone or "",
         row.phone_2 or "",
@@ -738,18 +735,9 @@ def call_sheet_row(row: FollowupRow) -> list[str]:
     ]
 
 
-def _spreadsheet_safe(cell: str) -> str:
-    # A name or hospital number starting with = + - @ would run as a formula in a spreadsheet.
-    return spreadsheet.safe_cell(cell)
-
-
 def call_sheet_csv(rows: Sequence[FollowupRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CALL_SHEET_COLUMNS)
-    for row in rows:
-        writer.writerow([_spreadsheet_safe(c) for c in call_sheet_row(row)])
-    return buffer.getvalue()
+    # A name or hospital number starting with = + - @ would run as a formula in a spreadsheet.
+    return spreadsheet.csv_text([CALL_SHEET_COLUMNS, *(call_sheet_row(row) for row in rows)])
 
 
 def write_call_sheet_csv(path: Path | str, rows: Sequence[FollowupRow]) -> Path:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, Engine, Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from flsdesk.answers import nhs_digits, nhs_for_people
+from flsdesk.answers import nhs_digits
 from flsdesk.rules import COMPLETE, DRAFT, NEEDS_CORRECTION, problem_summary
 from flsdesk.store.models import Record
 from flsdesk.store.records import RecordNotFound
@@ -88,11 +88,6 @@ class Summary:
     needs_correction: int
     complete: int
     deleted: int
-
-
-def format_nhs(value: str | None) -> str:
-    """3-3-4, as printed on NHS cards; OVERSEAS and odd values as they are."""
-    return nhs_for_people(value)
 
 
 def status_text(status: str, missing: int) -> str:

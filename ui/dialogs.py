@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 
 from flsdesk import __version__
 from flsdesk import settings as settings_schema
+from flsdesk.answers import nhs_for_people
 from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find
 from flsdesk.dataset import load_definitions
 from flsdesk.exchange import profiles
-from flsdesk.patient_list import format_nhs
 from flsdesk.queries import StoreQueries, library_versions
 from flsdesk.record_actions import RETENTION_DAYS, delete_reason_complete
 from flsdesk.store.records import DELETE_REASONS
@@ -220,7 +220,7 @@ class RecordPanel(QWidget):
         evaluation = store.evaluate(record.answers, record_id)
         self.setObjectName(f"record_panel_{record_id}")
         name = record.answers.get(definition.role("patient_name")) or ""
-        nhs = format_nhs(record.answers.get(definition.role("nhs_number")))
+        nhs = nhs_for_people(record.answers.get(definition.role("nhs_number")))
         self.title = f"Record {record_id} — {name} {nhs}".strip()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -31,10 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk import settings as settings_schema
-from flsdesk.answers import date_for_people, moment_for_people
+from flsdesk.answers import date_for_people, moment_for_people, nhs_for_people
 from flsdesk.exchange import export as ex
 from flsdesk.exchange import upload as up
-from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
 from flsdesk_ui.background import CancelFn, ProgressFn, WorkPanel
 from flsdesk_ui.common import ask_save_path, read_only_table
@@ -137,7 +136,7 @@ class ExportDialog(QDialog):
         self.going_model = RowsModel(
             [
                 ("Record", lambda r: r.record_id),
-                ("NHS number", lambda r: format_nhs(r.nhs_number)),
+                ("NHS number", lambda r: nhs_for_people(r.nhs_number)),
                 ("Name", lambda r: r.name),
                 ("Diagnosed", lambda r: _day(r.diagnosed)),
                 ("Status", lambda r: r.status),
@@ -146,7 +145,7 @@ class ExportDialog(QDialog):
         self.held_model = RowsModel(
             [
                 ("Record", lambda r: r.record_id),
-                ("NHS number", lambda r: format_nhs(r.nhs_number)),
+                ("NHS number", lambda r: nhs_for_people(r.nhs_number)),
                 ("Name", lambda r: r.name),
                 ("Diagnosed", lambda r: _day(r.diagnosed)),
                 ("Why held back", lambda r: r.reason),
@@ -155,7 +154,7 @@ class ExportDialog(QDialog):
         self.warnings_model = RowsModel(
             [
                 ("Record", lambda r: r.record_id),
-                ("NHS number", lambda r: format_nhs(r.nhs_number)),
+                ("NHS number", lambda r: nhs_for_people(r.nhs_number)),
                 ("Name", lambda r: r.name),
                 ("Warning", lambda r: r.reason),
             ]
@@ -163,7 +162,10 @@ class ExportDialog(QDialog):
         self.deleted_model = RowsModel(
             [
                 ("Record", lambda d: d.record_id),
-                ("NHS number", lambda d: format_nhs(d.nhs_number) if d.nhs_number else "(purged)"),
+                (
+                    "NHS number",
+                    lambda d: nhs_for_people(d.nhs_number) if d.nhs_number else "(purged)",
+                ),
                 ("Diagnosed", lambda d: _day(d.diagnosed)),
                 ("Deleted here", lambda d: local_time(d.deleted_at)),
                 ("Reason", lambda d: d.reason),

@@ -51,9 +51,8 @@ from PySide6.QtWidgets import (
 
 from flsdesk import files
 from flsdesk import followups as fu
-from flsdesk.answers import date_for_people
+from flsdesk.answers import date_for_people, nhs_for_people
 from flsdesk.dataset import parse_iso_date
-from flsdesk.patient_list import format_nhs
 from flsdesk.queries import StoreQueries
 from flsdesk.store.settings import SERVICE_NAME
 from flsdesk.store.store import Store
@@ -120,7 +119,12 @@ class FollowupsModel(QAbstractTableModel):
         tuple[str, str, Callable[[fu.FollowupRow], str], Callable[..., Any] | None], ...
     ] = (
         ("name", "Name", lambda r: r.name or "", lambda r: (r.name or "").casefold() or None),
-        ("nhs_number", "NHS number", lambda r: format_nhs(r.nhs_number), lambda r: r.nhs_number),
+        (
+            "nhs_number",
+            "NHS number",
+            lambda r: nhs_for_people(r.nhs_number),
+            lambda r: r.nhs_number,
+        ),
         ("phone", "Phone", lambda r: r.phones, lambda r: r.phones or None),
         ("label", "Follow-up", lambda r: r.label, lambda r: (r.window_opens, r.label)),
         (
@@ -587,7 +591,7 @@ class FollowupsPage(QWidget):
             self.open_record_requested.emit(row.record_id, row.tab_id)
 
     def _describe(self, row: fu.FollowupRow) -> str:
-        who = " ".join(p for p in (format_nhs(row.nhs_number), row.name or "") if p)
+        who = " ".join(p for p in (nhs_for_people(row.nhs_number), row.name or "") if p)
         return f"{row.label} follow-up of record {row.record_id}: {who}"
 
     def _run(self, dialog: QDialog) -> bool:

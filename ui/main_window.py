@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flsdesk import patient_list as pl
 from flsdesk import session
+from flsdesk.answers import nhs_for_people
 from flsdesk.exchange import export
 from flsdesk.paths import AppPaths
 from flsdesk.queries import StoreQueries
@@ -406,7 +406,7 @@ class MainWindow(QMainWindow):
             return
         row = StoreQueries(self.store).row(record_id)
         description = "Record " + " ".join(
-            p for p in (str(record_id), pl.format_nhs(row.nhs_number), row.name or "") if p
+            p for p in (str(record_id), nhs_for_people(row.nhs_number), row.name or "") if p
         )
         dialog = DeleteDialog(description, self)
         if dialog.exec():

@@ -19,9 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flsdesk.answers import date_for_people
+from flsdesk.answers import date_for_people, nhs_for_people
 from flsdesk.exchange import optout
-from flsdesk.patient_list import format_nhs
 from flsdesk.store.store import Store
 from flsdesk_ui.background import WorkPanel
 from flsdesk_ui.common import ask_save_path, read_only_table
@@ -80,7 +79,7 @@ class OptoutDialog(QDialog):
         self.model = RowsModel(
             [
                 ("Record", lambda r: r.record_id),
-                ("NHS number", lambda r: format_nhs(r.nhs_number)),
+                ("NHS number", lambda r: nhs_for_people(r.nhs_number)),
                 ("Name", lambda r: r.name),
                 ("Diagnosed", lambda r: date_for_people(r.diagnosed)),
                 ("Last sent", lambda r: local_time(r.last_sent)),

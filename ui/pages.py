@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk import patient_list as pl
+from flsdesk.answers import nhs_for_people
 from flsdesk.dataset import Definition
 from flsdesk.queries import StoreQueries
 from flsdesk.record_actions import RETENTION_DAYS
@@ -157,7 +158,7 @@ class DeletedPage(QWidget):
         layout.addWidget(note)
         self.model = RowsModel(
             [
-                ("NHS number", lambda d: pl.format_nhs(d.nhs_number)),
+                ("NHS number", lambda d: nhs_for_people(d.nhs_number)),
                 ("Name", lambda d: d.name),
                 ("Fracture date", lambda d: date_for_people(d.diagnosed)),
                 ("Deleted", lambda d: date_for_people(d.deleted_at)),
@@ -194,7 +195,7 @@ class DuplicatesPage(QWidget):
             [
                 (
                     question_label(definition, _role(definition, "nhs_number")) or "NHS number",
-                    lambda p: pl.format_nhs(p[0].nhs_number),
+                    lambda p: nhs_for_people(p[0].nhs_number),
                 ),
                 (
                     question_label(definition, _role(definition, "diagnosed")) or "Fracture date",

@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from flsdesk import patient_list as pl
-from flsdesk.answers import date_for_people
+from flsdesk.answers import date_for_people, nhs_for_people
 from flsdesk.queries import StoreQueries
 from flsdesk.rules import DRAFT, NEEDS_CORRECTION
 
@@ -127,7 +127,7 @@ class PatientTableModel(QAbstractTableModel):
                 return "" if nxt is None else nxt.text
             value = row.value(key)
             if key == "nhs_number":
-                return pl.format_nhs(value)
+                return nhs_for_people(value)
             if key == "status":
                 return pl.status_text(row.status, row.missing_count)
             if isinstance(value, date):
