@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
 from flsdesk import session
 from flsdesk.paths import AppPaths, resolve
@@ -81,3 +83,34 @@ def open_form(qtbot, store: Store) -> Callable[..., object]:  # type: ignore[no-
         return window
 
     return _open
+
+
+class Driver:
+    """Runs ``actions(dialog)`` on the next modal dialog as soon as it is open.
+
+    A failed assertion inside would leave the dialog's event loop running for ever, so it closes
+    the dialog and is raised again by ``check()``.
+    """
+
+    def __init__(self, actions) -> None:
+        self.actions = actions
+        self.seen: list[str] = []
+        self.errors: list[BaseException] = []
+        QTimer.singleShot(0, self._run)
+
+    def _run(self) -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(10, self._run)
+            return
+        self.seen.append(dialog.objectName())
+        try:
+            self.actions(dialog)
+        except BaseException as exc:
+            self.errors.append(exc)
+            dialog.reject()
+
+    def check(self) -> list[str]:
+        if self.errors:
+            raise self.errors[0]
+        return self.seen

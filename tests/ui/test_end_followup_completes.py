@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 
 from flsdesk import session
 from flsdesk.paths import resolve
 from flsdesk.rules import COMPLETE, DRAFT
 from flsdesk_ui.main_window import MainWindow
 from flsdesk_ui.patient_model import NEXT_FOLLOWUP
+from tests.ui.conftest import Driver
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -48,34 +49,6 @@ def lite_complete_but_the_follow_ups(store, nhs: str, name: str, day: int) -> di
         "name": name,
         "hospital_number": f"RX{day:05d}",
     }
-
-
-class OnNextDialog:
-    """Runs ``actions(dialog)`` on the next modal dialog once it is open; a failed assertion
-    closes the dialog (so the test never hangs) and is raised again by ``check()``."""
-
-    def __init__(self, actions) -> None:  # type: ignore[no-untyped-def]
-        self.actions = actions
-        self.seen: list[str] = []
-        self.errors: list[BaseException] = []
-        QTimer.singleShot(0, self._run)
-
-    def _run(self) -> None:
-        dialog = QApplication.activeModalWidget()
-        if dialog is None:
-            QTimer.singleShot(10, self._run)
-            return
-        self.seen.append(dialog.objectName())
-        try:
-            self.actions(dialog)
-        except BaseException as exc:
-            self.errors.append(exc)
-            dialog.reject()
-
-    def check(self) -> list[str]:
-        if self.errors:
-            raise self.errors[0]
-        return self.seen
 
 
 def list_cell(window: MainWindow, record_id: int, key: str) -> str:
@@ -115,7 +88,7 @@ def test_end_follow_up_makes_the_record_complete_and_the_list_says_why(qtbot, st
         ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
-    driver = OnNextDialog(choose_moved_away)
+    driver = Driver(choose_moved_away)
     qtbot.mouseClick(page.end_button, Qt.MouseButton.LeftButton)
     assert driver.check() == ["end_followup_dialog"]
 

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtPrintSupport import QPrinter
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
 from flsdesk import followups as fu
 from flsdesk import session
 from flsdesk.paths import resolve
 from flsdesk_ui.followups_view import CallAttemptDialog, EndFollowupDialog, FollowupsPage
+from tests.ui.conftest import Driver
 
 PASSPHRASE = "correct horse battery staple"
 TODAY = date(2025, 6, 2)
@@ -82,37 +83,6 @@ def select(qtbot, page: FollowupsPage, record_id: int, window_id: str) -> int:
     qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert page.selected() is not None and page.selected().record_id == record_id
     return row
-
-
-class Driver:
-    """Runs ``actions(dialog)`` on the next modal dialog as soon as it is open.
-
-    A failed assertion inside would leave the dialog's event loop running for ever, so it closes
-    the dialog and is raised again by ``check()``.
-    """
-
-    def __init__(self, actions) -> None:
-        self.actions = actions
-        self.seen: list[str] = []
-        self.errors: list[BaseException] = []
-        QTimer.singleShot(0, self._run)
-
-    def _run(self) -> None:
-        dialog = QApplication.activeModalWidget()
-        if dialog is None:
-            QTimer.singleShot(10, self._run)
-            return
-        self.seen.append(dialog.objectName())
-        try:
-            self.actions(dialog)
-        except BaseException as exc:
-            self.errors.append(exc)
-            dialog.reject()
-
-    def check(self) -> list[str]:
-        if self.errors:
-            raise self.errors[0]
-        return self.seen
 
 
 def click_ok(qtbot, dialog) -> None:
