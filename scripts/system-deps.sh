@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system libraries Qt 6 needs on Debian/Ubuntu, only those missing, so an
-# already set-up machine is never asked for a password. Elsewhere it does nothing.
+# Installs the system libraries Qt 6 needs, and the PostgreSQL server the team-mode tests run, on
+# Debian/Ubuntu, only those missing, so an already set-up machine is never asked for a password.
+# Elsewhere it does nothing.
 set -euo pipefail
 command -v dpkg-query >/dev/null 2>&1 || exit 0
 pkgs=(
@@ -9,6 +10,9 @@ pkgs=(
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libwayland-cursor0
   fonts-dejavu-core
+  # Team mode: the tests start a throw-away cluster of Debian's real PostgreSQL server
+  # (tests/helpers/pg.py), as the unprivileged account this package creates.
+  postgresql
 )
 missing=()
 for p in "${pkgs[@]}"; do

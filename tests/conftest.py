@@ -17,6 +17,9 @@ import pytest
 from keyring.backends import fail
 from keyring.errors import PasswordDeleteError
 
+# The throw-away PostgreSQL cluster of the team-mode tests (started only by a test that asks).
+from tests.helpers.pg import pg_cluster, pg_database  # noqa: F401  (fixtures)
+
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A secure-looking keyring that lives in a dict, for tests only."""
