@@ -12,6 +12,7 @@ numbered steps in ``migrations.py``; a test checks that the two agree.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -38,8 +39,11 @@ def _str(length: int, collation: str | None = None) -> TypeEngine[str]:
 
 
 # Partial indexes, the same predicate on both engines.
-_LIVE = {"sqlite_where": text("deleted_at IS NULL"), "postgresql_where": text("deleted_at IS NULL")}
-_DELETED = {
+_LIVE: dict[str, Any] = {
+    "sqlite_where": text("deleted_at IS NULL"),
+    "postgresql_where": text("deleted_at IS NULL"),
+}
+_DELETED: dict[str, Any] = {
     "sqlite_where": text("deleted_at IS NOT NULL"),
     "postgresql_where": text("deleted_at IS NOT NULL"),
 }
