@@ -12,10 +12,10 @@ server refuses what their group may not do.
 - ``<db>_admin`` also changes settings, writes export batches, opt-out lists and the export row
   cache, deletes records for good (the 30-day purge) and manages people.
 
-The audit trail is append-only on the server too: a trigger refuses any UPDATE, and a DELETE of
-the entries of a record that still exists (or of a purge entry), so the admin's DELETE right
-serves the purge and nothing else. Nobody but the table owner (the DBA who ran ``team init``) can
-drop the trigger.
+The audit trail is append-only on the server too: the schema's trigger
+(``flsdesk/store/team_schema.py``) refuses any UPDATE, and a DELETE of the entries of a record that
+still exists (or of a purge entry), so the admin's DELETE right serves the purge and nothing else.
+Only the table owner (the DBA who ran ``team init``) could drop the trigger.
 
 People are login roles, each a member of exactly one group. Adding and removing them needs the
 right to create roles, which an admin does not get: ``team init`` installs two SECURITY DEFINER
@@ -206,7 +206,6 @@ def set_up_rights(conn: Connection, database: str) -> None:
         listed = ", ".join(SEQUENCE_RIGHTS[role])
         _ddl(conn, f"GRANT {listed} ON ALL SEQUENCES IN SCHEMA public TO {q[role]}")
     _row_security(conn, q)
-    _audit_guard(conn)
     _people_functions(conn, groups)
 
 
@@ -242,34 +241,6 @@ def _row_security(conn: Connection, q: dict[Role, str]) -> None:
         _ddl(conn, f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         for statement in statements:
             _ddl(conn, statement)
-
-
-_AUDIT_GUARD = """
-CREATE OR REPLACE FUNCTION flsdesk_audit_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = public, pg_catalog, pg_temp AS $fn$
-BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF OLD.action = 'purge'
-       OR EXISTS (SELECT 1 FROM records WHERE records.id = OLD.record_id) THEN
-        RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    RETURN OLD;
-END
-$fn$
-"""
-
-
-def _audit_guard(conn: Connection) -> None:
-    _ddl(conn, _AUDIT_GUARD)
-    _ddl(conn, "DROP TRIGGER IF EXISTS flsdesk_audit_guard ON audit")
-    _ddl(
-        conn,
-        "CREATE TRIGGER flsdesk_audit_guard BEFORE UPDATE OR DELETE ON audit "
-        "FOR EACH ROW EXECUTE FUNCTION flsdesk_audit_guard()",
-    )
-    _ddl(conn, "REVOKE ALL ON FUNCTION flsdesk_audit_guard() FROM PUBLIC")
 
 
 _ADD_USER = """
