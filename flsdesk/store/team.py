@@ -26,12 +26,11 @@ verifier on the client, so the clear password never reaches the server's stateme
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Connection, Table, func, insert, select, text
@@ -346,8 +345,6 @@ def init_team(
     admin_password: str | None,
     *,
     create_schema: Callable[[sqlalchemy.Engine], Any],
-    site: str | None = None,
-    org_code: str | None = None,
 ) -> None:
     """``team init``: the schema (``create_schema``), the groups and their rights, and the first
     admin. Run by the DBA's account (it must be able to create roles). Refuses a database that
@@ -367,18 +364,8 @@ def init_team(
         create_schema(engine)
     with engine.begin() as conn:
         set_up_rights(conn, database)
-        if site:
-            _put_setting(conn, "service_name", site)
-        if org_code:
-            _put_setting(conn, "org_code", org_code)
         _add(conn, name, Role.ADMIN, admin_password)
     log.info("team database set up, first admin added")
-
-
-def _put_setting(conn: Connection, key: str, value: Any) -> None:
-    table = cast(Table, models.Setting.__table__)
-    conn.execute(table.delete().where(table.c.key == key))
-    conn.execute(insert(table).values(key=key, value=json.dumps(value)))
 
 
 # --------------------------------------------------------------------------- people
@@ -539,11 +526,12 @@ class Moved:
 
 
 def migrate_from_local(
-    local: sqlalchemy.Engine, team: sqlalchemy.Engine, expected_schema: int
+    local: sqlalchemy.Engine, target: Connection, expected_schema: int, database: str
 ) -> Moved:
-    """Copy the single-PC store behind ``local`` into the empty team database: one
-    transaction on the team side (all or nothing); the local store is only read."""
-    with local.connect() as source, team.begin() as target:
+    """Copy the single-PC store behind ``local`` into the empty team database, inside the
+    caller's transaction ``target`` (the team store's write transaction: all or nothing, and
+    serialised with every other writer); the local store is only read."""
+    with local.connect() as source:
         schema = _team_schema(target)
         if schema is not None and schema != expected_schema:
             raise TeamError(
@@ -553,7 +541,7 @@ def migrate_from_local(
         held = held_rows(target)
         if held:
             raise NotEmpty(
-                f"The team database {team.url.database} already holds {_describe(held)}; "
+                f"The team database {database} already holds {_describe(held)}; "
                 "a store is moved only into an empty team database, so nothing was copied. "
                 "Make a new database with 'flsdesk team init' for it."
             )
