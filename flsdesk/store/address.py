@@ -45,6 +45,7 @@ ALLOWED_OPTIONS = frozenset(
         "connect_timeout",
         "application_name",
         "host",
+        "hostaddr",
         "port",
         "gssencmode",
         "krbsrvname",
@@ -153,7 +154,11 @@ class StoreAddress:
     @property
     def is_this_computer(self) -> bool:
         """The server is on this computer (loopback or a local socket): TLS is not required,
-        because nothing leaves the machine."""
+        because nothing leaves the machine. With ``hostaddr`` (libpq connects there and checks
+        the certificate against the host name) both must be local."""
+        target = self.option("hostaddr")
+        if target is not None and not app_settings.is_this_computer(target):
+            return False
         socket_dir = self.option("host")
         if not self.host:
             return not socket_dir or socket_dir.startswith("/")

@@ -96,6 +96,10 @@ def test_a_weaker_tls_mode_is_allowed_only_on_this_computer():
         ("postgresql://u@db.trust.nhs.uk/fls", False),
         ("postgresql://u@10.1.2.3/fls", False),
         ("postgresql://u@localhost.evil.example/fls", False),
+        # libpq connects to hostaddr: a local name in front of a remote address is remote.
+        ("postgresql://u@localhost/fls?hostaddr=10.1.2.3", False),
+        ("postgresql://u@fls-db.test/fls?hostaddr=127.0.0.1", False),
+        ("postgresql://u@localhost/fls?hostaddr=127.0.0.1", True),
     ],
 )
 def test_this_computer_means_loopback_or_a_local_socket(text, local):
