@@ -296,7 +296,7 @@ BEGIN
     END IF;
     IF who = session_user THEN
         RAISE EXCEPTION 'you cannot remove yourself; ask another admin'
-            USING ERRCODE = 'object_in_use';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOREACH grp IN ARRAY groups LOOP
         IF pg_has_role(who, grp, 'MEMBER') THEN
@@ -308,7 +308,7 @@ BEGIN
         WHERE g.rolname = groups[3] AND u.rolcanlogin;
     IF admins = 0 THEN
         RAISE EXCEPTION 'that is the last admin; add another admin first'
-            USING ERRCODE = 'object_in_use';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     EXECUTE format('ALTER ROLE %I NOLOGIN', who);
     BEGIN
