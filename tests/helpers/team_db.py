@@ -51,13 +51,18 @@ class TeamDb:
         return self.db.url(user, self.password(user))
 
     def superuser_engine(self):
-        return create_pg_engine(StoreAddress.parse(self.db.admin_url), None)
+        return _superuser_engine(self.db)
+
+
+def _superuser_engine(db: PgDatabase):
+    where = StoreAddress.parse(db.admin_url)
+    return create_pg_engine(where, where.password)
 
 
 def set_up(db: PgDatabase) -> TeamDb:
     suffix = db.name.removeprefix("fls_")
     t = TeamDb(db, f"adm_{suffix}", f"ent_{suffix}", f"rev_{suffix}")
-    engine = create_pg_engine(StoreAddress.parse(db.admin_url), None)
+    engine = _superuser_engine(db)
     try:
         team.init_team(
             engine,

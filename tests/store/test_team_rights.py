@@ -14,8 +14,13 @@ from flsdesk.store.errors import NotAllowed, SignInRefused
 from flsdesk.store.pg import create_pg_engine
 from flsdesk.store.roles import Role, group_role
 from flsdesk.store.store import Store
-from tests.helpers.conftest_records import complete_answers, nhs_number
-from tests.helpers.team_db import TeamDb, team_db_fixture  # noqa: F401  (fixture)
+from tests.helpers.conftest_records import FakeClock, complete_answers, nhs_number
+from tests.helpers.team_db import (
+    ADMIN_PASSWORD,
+    ENTRY_PASSWORD,
+    TeamDb,
+    team_db_fixture,  # noqa: F401  (fixture)
+)
 
 
 @pytest.fixture(autouse=True)
@@ -123,13 +128,32 @@ def test_entry_edits_records_but_cannot_export_or_change_settings(team_db: TeamD
 def test_the_audit_trail_cannot_be_changed_even_by_an_admin(team_db: TeamDb, tmp_path):
     record_id = _a_record(team_db, tmp_path)
     with psycopg.connect(team_db.url(team_db.admin)) as conn:
-        with pytest.raises(psycopg.Error, match="append-only"):
-            conn.execute("UPDATE audit SET \"user\" = 'someone else'")
-        conn.rollback()
+        _refused(conn, "UPDATE audit SET \"user\" = 'someone else'")
+        # DELETE is the admin's for the purge only: a living record's history stays.
         with pytest.raises(psycopg.Error, match="append-only"):
             conn.execute(f"DELETE FROM audit WHERE record_id = {record_id}")
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] >= 1
+
+
+def test_the_admins_purge_removes_a_record_deleted_30_days_ago(team_db: TeamDb, tmp_path):
+    from flsdesk.paths import resolve
+
+    clock = FakeClock()
+    where = StoreAddress.parse(team_db.address(team_db.admin))
+    paths = resolve(tmp_path / "admin")
+    with Store.open_team(where, ADMIN_PASSWORD, paths=paths, clock=clock) as store:
+        record_id = store.new_record(complete_answers(nhs_number(323456780)))
+        store.delete(record_id, "Test record")
+    clock.advance(days=31)
+    # An entry user's open leaves the purge to an admin (it has no right to it).
+    entry = StoreAddress.parse(team_db.address(team_db.entry))
+    with Store.open_team(entry, ENTRY_PASSWORD, paths=paths, clock=clock) as store:
+        assert [r.id for r in store.deleted_records()] == [record_id]
+    with Store.open_team(where, ADMIN_PASSWORD, paths=paths, clock=clock) as store:
+        assert store.deleted_records() == []
+        trail = store.audit_trail(record_id)
+        assert [item.action for item in trail] == ["purge"]
 
 
 def test_nobody_outside_the_groups_gets_in(team_db: TeamDb, pg_cluster):
