@@ -100,7 +100,7 @@ def test_an_admin_adds_and_removes_people(team_db: TeamDb, paths, monkeypatch, c
         # The new person signs in with their password and reads the (empty) worklist.
         monkeypatch.setenv("FLSDESK_DB_PASSWORD", NEW_PASSWORD)
         as_nurse = ["--store", team_db.address(name)]
-        assert main([*as_nurse, "followups", "--state", "all"]) == EXIT_OK
+        assert main([*as_nurse, "outbox"]) == EXIT_OK
         capsys.readouterr()
         # Adding the same name again: the server's own words, exit 2, nothing changed.
         monkeypatch.setenv("FLSDESK_DB_PASSWORD", ADMIN_PASSWORD)
@@ -110,7 +110,7 @@ def test_an_admin_adds_and_removes_people(team_db: TeamDb, paths, monkeypatch, c
         assert "can no longer sign in" in capsys.readouterr().out
         # Removed: their sign-in is refused, exit 3.
         monkeypatch.setenv("FLSDESK_DB_PASSWORD", NEW_PASSWORD)
-        assert main([*as_nurse, "followups"]) == EXIT_STORE
+        assert main([*as_nurse, "outbox"]) == EXIT_STORE
         out, err = capsys.readouterr()
         assert "refused the sign-in" in err
         _no_password_anywhere(paths, out, err)
@@ -140,7 +140,7 @@ def test_team_commands_need_a_chosen_database(paths, capsys):
 
 def test_a_bad_store_address_is_a_usage_error_naming_its_source(monkeypatch, capsys):
     monkeypatch.setenv("FLSDESK_STORE", "postgresql://someone:Secret-In-Env-1@host")
-    assert main(["followups"]) == EXIT_USAGE
+    assert main(["outbox"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "FLSDESK_STORE" in err and "must name the database" in err
     assert "Secret-In-Env-1" not in err
@@ -180,7 +180,7 @@ def test_a_wrong_password_exits_3_without_the_password_anywhere(
 ):
     wrong = "Wrong-Pa55word-Typed"
     monkeypatch.setenv("FLSDESK_DB_PASSWORD", wrong)
-    assert main(["--store", team_db.address(team_db.entry), "followups"]) == EXIT_STORE
+    assert main(["--store", team_db.address(team_db.entry), "outbox"]) == EXIT_STORE
     out, err = capsys.readouterr()
     assert "refused the sign-in" in err
     assert team_db.address(team_db.entry) in err  # the address, shown without a password
@@ -190,7 +190,7 @@ def test_a_wrong_password_exits_3_without_the_password_anywhere(
 def test_a_password_inside_the_address_is_never_shown(team_db: TeamDb, paths, capsys):
     wrong = "In-The-Address-Pa55"
     address = team_db.address(team_db.entry).replace("@", f":{wrong}@")
-    assert main(["--store", address, "followups"]) == EXIT_STORE
+    assert main(["--store", address, "outbox"]) == EXIT_STORE
     out, err = capsys.readouterr()
     assert "refused the sign-in" in err
     _no_password_anywhere(paths, out, err, extra=(wrong,))
@@ -202,7 +202,7 @@ def test_an_unknown_host_exits_3(paths, monkeypatch, capsys):
     ca.parent.mkdir(parents=True, exist_ok=True)
     ca.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
     address = f"postgresql://nurse@no-such-host.invalid/fls?sslrootcert={ca}"
-    assert main(["--store", address, "followups"]) == EXIT_STORE
+    assert main(["--store", address, "outbox"]) == EXIT_STORE
     out, err = capsys.readouterr()
     assert "cannot be reached" in err
     _no_password_anywhere(paths, out, err, extra=("Some-Pa55word-Here",))
@@ -219,7 +219,7 @@ def test_a_newer_schema_exits_3_and_changes_nothing(team_db: TeamDb, paths, monk
         f"UPDATE meta SET value = '{newer}' WHERE key = 'schema_version'", team_db.name
     )
     store = _as(monkeypatch, team_db, team_db.admin)
-    assert main([*store, "followups"]) == EXIT_STORE
+    assert main([*store, "outbox"]) == EXIT_STORE
     err = capsys.readouterr().err
     assert "newer version of flsdesk" in err
     with team_db.superuser_engine().connect() as conn:
@@ -244,7 +244,7 @@ def test_join_keeps_the_address_without_the_password_and_leave_goes_back(
     assert list(memory_keyring.items.values()) == [ENTRY_PASSWORD]
     # From now on every command uses it, the password coming from the keyring.
     monkeypatch.delenv("FLSDESK_DB_PASSWORD")
-    assert main(["followups", "--state", "all"]) == EXIT_OK
+    assert main(["outbox"]) == EXIT_OK
     capsys.readouterr()
     # The settings file holds the address, not the password (checked with the logs too).
     settings_file = paths.config_dir / "this-computer.json"
@@ -254,5 +254,5 @@ def test_join_keeps_the_address_without_the_password_and_leave_goes_back(
     capsys.readouterr()
     assert memory_keyring.items == {}
     # Back to the local store, of which there is none here.
-    assert main(["followups"]) == EXIT_STORE
+    assert main(["outbox"]) == EXIT_STORE
     assert "flsdesk init" in capsys.readouterr().err
