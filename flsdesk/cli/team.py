@@ -391,10 +391,13 @@ def run_migrate_from_local(args: argparse.Namespace, ctx: Context) -> int:
             store = _open_team(paths, where)
             with store:
                 _require_admin(store, "Moving a store into the team database")
-                with store.write_transaction() as target:
-                    moved = team.migrate_from_local(
-                        local, target, migrations.CURRENT_SCHEMA, where.database
-                    )
+                try:
+                    with store.write_transaction(Role.ADMIN) as target:
+                        moved = team.migrate_from_local(
+                            local, target, migrations.CURRENT_SCHEMA, where.database
+                        )
+                except team.NotEmpty as exc:
+                    raise CliError(str(exc), EXIT_USAGE) from None
         finally:
             local.dispose()
     print(f"Copied the local store into {where.display}: {team.summary(moved.counts)}.")
