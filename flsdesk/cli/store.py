@@ -86,6 +86,14 @@ def run_init(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
     paths = ctx.paths
+    from flsdesk import session
+
+    if session.team_address(paths) is not None:
+        raise CliError(
+            "This computer uses a team database, which has no passphrase: change your password "
+            "there with 'flsdesk team passwd'.",
+            EXIT_USAGE,
+        )
     if not paths.data_dir.is_dir():
         store_unlock.require_store(paths)  # "no store yet", without making the folder
     # The key file has one writer at a time, like the database: unlocked, re-wrapped and

@@ -92,6 +92,15 @@ def register(sub: Subparsers) -> None:
     c.add_argument("name", metavar="NAME")
     c.set_defaults(handler=run_remove_user)
 
+    c = team.add_parser(
+        "passwd",
+        help="change your own password in the team database",
+        description="Change the password you sign in with (any role). The new one: "
+        "FLSDESK_NEW_DB_PASSWORD, or asked twice. A password remembered in this computer's "
+        "keyring is replaced.",
+    )
+    c.set_defaults(handler=run_passwd)
+
     c = team.add_parser("users", help="list the people of the team database and their roles")
     c.set_defaults(handler=run_users)
 
@@ -333,6 +342,30 @@ def _admin_call(where: StoreAddress, action: Callable[[str | None], None], doing
         raise
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
+    from flsdesk.store import team
+
+    where = _chosen(ctx.paths)
+    who = where.user or "you"
+    try:
+        new_password = prompts.new_team_password(who)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+    def change(password: str | None) -> str:
+        engine = _engine(ctx.paths, where, password)
+        try:
+            return team.change_own_password(engine, new_password)
+        finally:
+            engine.dispose()
+
+    who = prompts.with_team_password(where, change)
+    if store_address.remembered_password(where) is not None:
+        store_address.remember_password(where, new_password)
+    print(f"The password of {who} in {where.display} is changed.")
+    return EXIT_OK
 
 
 def run_users(args: argparse.Namespace, ctx: Context) -> int:

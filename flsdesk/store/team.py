@@ -398,6 +398,17 @@ def remove_user(engine: sqlalchemy.Engine, name: str) -> None:
     log.info("team user removed")
 
 
+def change_own_password(engine: sqlalchemy.Engine, new_password: str) -> str:
+    """The signed-in person's new password (any role may change their own); returns who."""
+    check_new_password(new_password)
+    with engine.begin() as conn:
+        who = str(conn.scalar(text("SELECT session_user")))
+        verifier = scram_verifier(conn, who, new_password)
+        _ddl(conn, f"ALTER ROLE {_ident(conn, who)} PASSWORD {_literal(conn, verifier)}")
+    log.info("team user changed their password")
+    return who
+
+
 def list_users(conn: Connection, database: str) -> list[TeamUser]:
     by_group = {group_role(database, role): role for role in Role}
     rows = conn.execute(

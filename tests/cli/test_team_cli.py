@@ -256,3 +256,59 @@ def test_join_keeps_the_address_without_the_password_and_leave_goes_back(
     # Back to the local store, of which there is none here.
     assert main(["outbox"]) == EXIT_STORE
     assert "flsdesk init" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def test_anyone_changes_their_own_password(team_db: TeamDb, paths, monkeypatch, capsys):
+    import psycopg
+
+    store = _as(monkeypatch, team_db, team_db.review)
+    monkeypatch.setenv("FLSDESK_NEW_DB_PASSWORD", NEW_PASSWORD)
+    assert main([*store, "team", "passwd"]) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert f"The password of {team_db.review}" in out
+    _no_password_anywhere(paths, out, err)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(team_db.url(team_db.review))
+    with psycopg.connect(team_db.db.url(team_db.review, NEW_PASSWORD)) as conn:
+        assert conn.execute("SELECT session_user").fetchone()[0] == team_db.review
+    # The local store's passphrase command points there instead of changing anything.
+    assert main([*store, "passwd"]) == EXIT_USAGE
+    assert "team passwd" in capsys.readouterr().err
+
+
+def test_the_terminal_asks_again_after_a_refused_password(team_db: TeamDb, paths, capsys):
+    from flsdesk import session
+    from flsdesk.cli import prompts
+    from flsdesk.store.address import StoreAddress
+    from flsdesk.store.errors import SignInRefused
+
+    where = StoreAddress.parse(team_db.address(team_db.entry))
+    typed = iter(["Typo-Pa55word-1", ENTRY_PASSWORD])
+    asked: list[str] = []
+
+    def prompt(question: str) -> str:
+        asked.append(question)
+        return next(typed)
+
+    store = prompts.with_team_password(
+        where, lambda pw: session.open_team(paths, where, pw), prompt=prompt, interactive=True
+    )
+    with store:
+        assert store.user == team_db.entry
+    assert asked == [f"Password of {where.display}: "] * 2
+    assert "Try again" in capsys.readouterr().err
+    # Three wrong ones: refused for good. Without a terminal: said how to give it.
+    with pytest.raises(SignInRefused):
+        prompts.with_team_password(
+            where,
+            lambda pw: session.open_team(paths, where, pw),
+            prompt=lambda q: "Wrong-Every-Time-1",
+            interactive=True,
+        )
+    with pytest.raises(SignInRefused, match="FLSDESK_DB_PASSWORD"):
+        prompts.with_team_password(
+            where, lambda pw: session.open_team(paths, where, pw), interactive=False
+        )
