@@ -414,6 +414,7 @@ def run_migrate_from_local(args: argparse.Namespace, ctx: Context) -> int:
                 schema = migrations.schema_version(raw.driver_connection)
             finally:
                 raw.close()
+            migrations.check_not_newer(schema)
             if schema != migrations.CURRENT_SCHEMA:
                 raise CliError(
                     f"The local store is at schema {schema}, this flsdesk writes schema "
