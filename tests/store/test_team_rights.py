@@ -162,6 +162,14 @@ def test_nobody_outside_the_groups_gets_in(team_db: TeamDb, pg_cluster):
     try:
         with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
             psycopg.connect(team_db.db.url(outsider, "outsider-password"))
+        # Told as a refused sign-in, not as a server out of reach.
+        where = StoreAddress.parse(team_db.address(outsider))
+        engine = create_pg_engine(where, "outsider-password")
+        try:
+            with pytest.raises(SignInRefused), engine.connect():
+                pass
+        finally:
+            engine.dispose()
     finally:
         pg_cluster.sql(f'DROP ROLE "{outsider}"')
 
