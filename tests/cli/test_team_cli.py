@@ -157,8 +157,9 @@ def test_a_review_user_cannot_write_and_entry_cannot_export(
     csv = write_csv(tmp_path, [base_row()])
     store = _as(monkeypatch, team_db, team_db.review)
     assert main([*store, "import", str(csv)]) == EXIT_STORE
-    _, err = capsys.readouterr()
-    assert "review" in err
+    out, err = capsys.readouterr()
+    assert "needs the entry or admin role" in err and "review role" in err
+    assert out == ""  # refused before the report, not after it
     store = _as(monkeypatch, team_db, team_db.entry)
     out_file = tmp_path / "export.csv"
     assert main([*store, "export", "--all", "--out", str(out_file)]) == EXIT_STORE
