@@ -22,11 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from flsdesk.answers import date_for_people
+from flsdesk.exchange.sql import Raw, as_datetime
 from flsdesk.store.models import ExportBatch, ExportRow
 from flsdesk.store.store import Store
 
@@ -175,11 +176,20 @@ def insert_batch(
     payload += [(seq, rid, DELETED, None) for rid in deleted]
     payload.sort(key=lambda row: row[1])  # in key order: each B-tree page is visited once
     if payload:
-        conn.exec_driver_sql(
-            "INSERT INTO export_rows (batch_seq, record_id, kind, row_hash) VALUES (?, ?, ?, ?)",
-            payload,
-        )
+        Raw(conn).copy_rows("export_rows", ("batch_seq", "record_id", "kind", "row_hash"), payload)
     return seq
+
+
+def state_token(raw: Raw) -> str:
+    """What every recorded batch is (sequence and state), as one short text: it changes when
+    any export is saved, settled, sent, failed or discarded. Batches are few (one a month or
+    so), so reading them all costs nothing."""
+    digest = hashlib.sha256()
+    for seq, state in raw.execute(
+        "SELECT seq, state FROM export_batches WHERE state <> ? ORDER BY seq", (WRITING,)
+    ):
+        digest.update(f"{seq}:{state};".encode())
+    return digest.hexdigest()
 
 
 def finish_writing(conn: Connection, batch_id: str) -> None:
@@ -194,31 +204,38 @@ def finish_writing(conn: Connection, batch_id: str) -> None:
 
 def last_row_hashes(conn: Connection) -> dict[int, str]:
     """For every record ever *sent*, the hash of the row most recently sent for it."""
-    raw: Any = conn.connection.driver_connection  # plain tuples: this runs over every record
-    rows = raw.execute(
-        "SELECT r.record_id, r.row_hash FROM export_rows r JOIN ("
-        " SELECT record_id, max(batch_seq) AS seq FROM export_rows WHERE kind = ?"
-        " AND batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
-        " GROUP BY record_id) last ON r.record_id = last.record_id AND r.batch_seq = last.seq",
-        (ROW, SENT),
-    ).fetchall()
+    # Plain tuples: this runs over every record.
+    rows = (
+        Raw(conn)
+        .execute(
+            "SELECT r.record_id, r.row_hash FROM export_rows r JOIN ("
+            " SELECT record_id, max(batch_seq) AS seq FROM export_rows WHERE kind = ?"
+            " AND batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
+            " GROUP BY record_id) last ON r.record_id = last.record_id AND r.batch_seq = last.seq",
+            (ROW, SENT),
+        )
+        .fetchall()
+    )
     return dict(rows)
 
 
 def last_events(conn: Connection) -> dict[int, tuple[str, datetime]]:
     """Per record, the latest *sent* batch's kind for it (row, or reported deleted) and its
     time."""
-    raw: Any = conn.connection.driver_connection
-    rows = raw.execute(
-        "SELECT r.record_id, r.kind, b.created_at FROM export_rows r JOIN ("
-        " SELECT record_id, max(batch_seq) AS seq FROM export_rows"
-        " WHERE batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
-        " GROUP BY record_id) last"
-        " ON r.record_id = last.record_id AND r.batch_seq = last.seq"
-        " JOIN export_batches b ON b.seq = r.batch_seq",
-        (SENT,),
-    ).fetchall()
-    return {rid: (kind, datetime.fromisoformat(str(at))) for rid, kind, at in rows}
+    rows = (
+        Raw(conn)
+        .execute(
+            "SELECT r.record_id, r.kind, b.created_at FROM export_rows r JOIN ("
+            " SELECT record_id, max(batch_seq) AS seq FROM export_rows"
+            " WHERE batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
+            " GROUP BY record_id) last"
+            " ON r.record_id = last.record_id AND r.batch_seq = last.seq"
+            " JOIN export_batches b ON b.seq = r.batch_seq",
+            (SENT,),
+        )
+        .fetchall()
+    )
+    return {rid: (kind, as_datetime(at)) for rid, kind, at in rows}
 
 
 def was_sent(conn: Connection, record_id: int) -> bool:
@@ -242,24 +259,32 @@ class Unconfirmed:
     records: int
 
 
-def unconfirmed_holding(conn: Connection, record_ids: Iterable[int]) -> list[Unconfirmed]:
-    """The exported-but-unconfirmed batches holding rows of these records, oldest first: rows
-    sent again, which the report names ("12 records are in the file of 03/11 …")."""
-    wanted = set(record_ids)
-    if not wanted:
-        return []
+def unconfirmed_rows(conn: Connection) -> list[tuple[Batch, set[int]]]:
+    """The exported-but-unconfirmed batches, oldest first, with the records they hold rows of."""
     b = batches_table.c
     pending = conn.execute(
         select(batches_table).where(b.state.in_(NOT_CONFIRMED)).order_by(b.seq)
     ).all()
-    out: list[Unconfirmed] = []
-    raw: Any = conn.connection.driver_connection
+    raw = Raw(conn)
+    out: list[tuple[Batch, set[int]]] = []
     for row in pending:
         batch = _batch(row)
         ids = raw.execute(
             "SELECT record_id FROM export_rows WHERE batch_seq = ? AND kind = ?", (batch.seq, ROW)
         ).fetchall()
-        count = sum(1 for (rid,) in ids if rid in wanted)
+        out.append((batch, {rid for (rid,) in ids}))
+    return out
+
+
+def unconfirmed_holding(
+    pending: list[tuple[Batch, set[int]]], record_ids: Iterable[int]
+) -> list[Unconfirmed]:
+    """Of ``unconfirmed_rows``, the batches holding rows of these records, oldest first: rows
+    sent again, which the report names ("12 records are in the file of 03/11 …")."""
+    wanted = set(record_ids)
+    out: list[Unconfirmed] = []
+    for batch, ids in pending:
+        count = len(ids & wanted)
         if count:
             out.append(Unconfirmed(batch, count))
     return out

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from flsdesk.exchange.sql import Raw
 from flsdesk.store import audit
 from flsdesk.store.records import dump_json, records_table
 from flsdesk.store.store import Store
@@ -74,14 +75,20 @@ def write_many(
         now = store.now()
         user = store.user
         t = records_table.c
-        next_id = int(conn.scalar(select(func.max(t.id))) or 0) + 1
+        raw = Raw(conn)
+        if raw.pg:
+            # From the table's sequence: other PCs create records through it meanwhile.
+            ids = raw.next_ids("records", len(creates))
+        else:
+            next_id = int(conn.scalar(select(func.max(t.id))) or 0) + 1
+            ids = list(range(next_id, next_id + len(creates)))
         for start in range(0, len(creates), CHUNK):
             _cancel_point(cancel)
             chunk = creates[start : start + CHUNK]
             rows: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
             for offset, rec in enumerate(chunk):
-                record_id = next_id + start + offset
+                record_id = ids[start + offset]
                 rows.append(
                     {
                         "id": record_id,

@@ -33,6 +33,7 @@ from flsdesk import spreadsheet
 from flsdesk.answers import nhs_digits, nhs_number_valid
 from flsdesk.dataset import Definition, parse_iso_date
 from flsdesk.exchange import batches
+from flsdesk.exchange.sql import OPTOUT_LOCK, Raw, exchange_lock
 from flsdesk.files import atomic_write
 from flsdesk.rules import applicability
 from flsdesk.store.models import OptoutList
@@ -116,7 +117,15 @@ def unchecked_numbers(store: Store) -> tuple[list[str], int]:
 
 
 def write_unchecked_list(store: Store, path: Path) -> UncheckedList:
-    """Save the one-column CSV (owner-only, written atomically) and remember the list."""
+    """Save the one-column CSV (owner-only, written atomically) and remember the list.
+
+    One PC of the team at a time, and never while another applies a result (which would change
+    which records are unchecked under the list being made)."""
+    with exchange_lock(store.engine, OPTOUT_LOCK):
+        return _write_unchecked_list(store, path)
+
+
+def _write_unchecked_list(store: Store, path: Path) -> UncheckedList:
     numbers, covered = unchecked_numbers(store)
     if not numbers:
         raise OptoutError("Every record's opt-out status has been checked: there is no list.")
@@ -287,9 +296,11 @@ def _live(store: Store) -> list[tuple[int, str | None, OptoutFields, dict[str, A
     fields_by_def: dict[str, OptoutFields] = {}
     out = []
     with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT id, nhs_number, answers FROM records WHERE +deleted_at IS NULL ORDER BY id"
-        ).all()
+        raw = Raw(conn)
+        rows = raw.execute(
+            f"SELECT id, nhs_number, {raw.answers} FROM records WHERE +deleted_at IS NULL "
+            "ORDER BY id"
+        ).fetchall()
     for rid, nhs, text in rows:
         answers = json.loads(text)
         definition = store.definitions.for_answers(answers)

@@ -14,12 +14,14 @@ from flsdesk.exchange.exporting.model import (
     ExportError,
     ExportPlan,
     ExportResult,
+    ExportSuperseded,
     NothingToExport,
 )
 from flsdesk.exchange.exporting.plan import prepare
 from flsdesk.exchange.exporting.row_cache import save_cache
 from flsdesk.exchange.exporting.scope import Scope
 from flsdesk.exchange.profiles import ExportProfile
+from flsdesk.exchange.sql import EXPORT_LOCK, Raw, exchange_lock
 from flsdesk.files import WriteError, atomic_write
 from flsdesk.store.store import Store
 
@@ -71,6 +73,13 @@ def write(
         # becomes "exported" after. A batch left "writing" is settled by its file's hash
         # (batches.recover_interrupted) at the next export, outbox or start.
         with store.write_transaction() as conn:
+            # Under the one-writer lock, so no other export can record its batch between this
+            # check and ours: a plan made before another export was saved, sent or discarded
+            # would send its changes again or miss some.
+            if plan.batches_token is not None and (
+                batches.state_token(Raw(conn)) != plan.batches_token
+            ):
+                raise ExportSuperseded()
             batches.insert_batch(
                 conn,
                 batch_id=batch_id,
@@ -113,6 +122,10 @@ def write(
     return ExportResult(batch_id, path, sha, len(ids), size, len(deleted))
 
 
+# How often the one-shot export prepares again when another export got in first.
+SUPERSEDED_RETRIES = 3
+
+
 def export(
     store: Store,
     scope: Scope,
@@ -121,8 +134,21 @@ def export(
     *,
     dry_run: bool = False,
 ) -> tuple[ExportPlan, ExportResult | None]:
-    """Prepare and write in one go (the CLI). No file and no batch when nothing is to go."""
-    plan = prepare(store, scope, profile)
-    if plan.is_empty:
-        return plan, None
-    return plan, write(store, plan, path, dry_run=dry_run)
+    """Prepare and write in one go (the CLI). No file and no batch when nothing is to go.
+
+    Exports of the team run one at a time (``exchange_lock``): a second PC's export waits, then
+    prepares against the first one's batch. Should the outbox still change in between (a batch
+    marked uploaded meanwhile), the export is prepared again.
+    """
+    with exchange_lock(store.engine, EXPORT_LOCK):
+        for attempt in range(SUPERSEDED_RETRIES + 1):
+            plan = prepare(store, scope, profile)
+            if plan.is_empty:
+                return plan, None
+            try:
+                return plan, write(store, plan, path, dry_run=dry_run)
+            except ExportSuperseded:
+                if attempt == SUPERSEDED_RETRIES:
+                    raise
+                log.info("export superseded by another one: preparing it again")
+    raise AssertionError("unreachable")  # the loop returns or raises
