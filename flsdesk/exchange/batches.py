@@ -27,7 +27,7 @@ from typing import cast
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from flsdesk.answers import date_for_people
-from flsdesk.exchange.sql import Raw, as_datetime
+from flsdesk.exchange.sql import EXPORT_LOCK, Raw, as_datetime, exchange_try_lock
 from flsdesk.store.models import ExportBatch, ExportRow
 from flsdesk.store.store import Store
 
@@ -182,12 +182,10 @@ def insert_batch(
 
 def state_token(raw: Raw) -> str:
     """What every recorded batch is (sequence and state), as one short text: it changes when
-    any export is saved, settled, sent, failed or discarded. Batches are few (one a month or
+    any export is recorded, settled, sent, failed or discarded. Batches are few (one a month or
     so), so reading them all costs nothing."""
     digest = hashlib.sha256()
-    for seq, state in raw.execute(
-        "SELECT seq, state FROM export_batches WHERE state <> ? ORDER BY seq", (WRITING,)
-    ):
+    for seq, state in raw.execute("SELECT seq, state FROM export_batches ORDER BY seq"):
         digest.update(f"{seq}:{state};".encode())
     return digest.hexdigest()
 
@@ -305,7 +303,18 @@ def recover_interrupted(store: Store) -> list[tuple[str, bool]]:
     """Settle the batches of exports killed between recording their batch and finishing: a
     file in place with the recorded hash makes the batch an ordinary exported one (so it is
     never written and sent twice); otherwise the batch is dropped and its rows go again.
-    Returns (batch id, kept) per batch settled."""
+    Returns (batch id, kept) per batch settled.
+
+    Only while no export is being written, here or on another PC of the team (the export lock
+    is free): a batch still "writing" then belongs to an export that died. Otherwise it is left
+    for later (an outbox refresh must not take a live export for a dead one)."""
+    with exchange_try_lock(store.engine, EXPORT_LOCK) as free:
+        if not free:
+            return []
+        return _recover_interrupted(store)
+
+
+def _recover_interrupted(store: Store) -> list[tuple[str, bool]]:
     b = batches_table.c
     with store.engine.connect() as conn:
         found = [

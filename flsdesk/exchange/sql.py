@@ -139,21 +139,69 @@ def answers_of(value: Any) -> Any:
 def exchange_lock(engine: sqlalchemy.Engine, kind: int) -> Iterator[None]:
     """Hold the team-wide lock for one kind of exchange work (waits for another PC's turn).
 
-    On PostgreSQL a session-level advisory lock on a connection of its own: it goes if this
-    process dies, so a killed export never leaves the team locked out. The local store is one
-    process (its file lock sees to that): a lock of this process suffices.
+    Re-entrant within a thread (the one-shot export holds it around prepare and write, and
+    write takes it again). On PostgreSQL a session-level advisory lock on a connection of its
+    own: it goes if this process dies, so a killed export never leaves the team locked out.
+    The local store is one process (its file lock sees to that): a lock of this process suffices.
     """
-    if not is_postgres(engine):
-        with _local_locks[kind]:
-            yield
+    with _local_locks[kind], _held(engine, kind, wait=True) as got:
+        assert got
+        yield
+
+
+@contextmanager
+def exchange_try_lock(engine: sqlalchemy.Engine, kind: int) -> Iterator[bool]:
+    """Like ``exchange_lock`` without waiting: yields whether the lock was had (False while
+    this work runs in another thread or on another PC)."""
+    local = _local_locks[kind]
+    if not local.acquire(blocking=False):
+        yield False
+        return
+    try:
+        with _held(engine, kind, wait=False) as got:
+            yield got
+    finally:
+        local.release()
+
+
+_depth = {EXPORT_LOCK: 0, OPTOUT_LOCK: 0}  # guarded by _local_locks
+
+
+@contextmanager
+def _held(engine: sqlalchemy.Engine, kind: int, *, wait: bool) -> Iterator[bool]:
+    """The server's lock, taken once per process (the caller holds the local lock)."""
+    if _depth[kind] or not is_postgres(engine):
+        _depth[kind] += 1
+        try:
+            yield True
+        finally:
+            _depth[kind] -= 1
         return
     with engine.connect() as conn:
         driver: Any = conn.connection.driver_connection
-        driver.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, kind))
-        driver.commit()  # not in a transaction while the work runs (no snapshot held open)
+        if wait:
+            # The store's connections give up waiting for a lock after a while (lock_timeout);
+            # another PC's export or opt-out run may take longer, and its turn always ends (a
+            # dead PC's session, and so its lock, goes with its connection): wait for it.
+            driver.execute("SET LOCAL lock_timeout = 0")
+            driver.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, kind))
+            got = True
+        else:
+            row = driver.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, kind)
+            ).fetchone()
+            got = bool(row[0])
+        # The session's lock outlives this transaction: no snapshot is held open while the
+        # work runs.
+        driver.commit()
+        if not got:
+            yield False
+            return
+        _depth[kind] += 1
         try:
-            yield
+            yield True
         finally:
+            _depth[kind] -= 1
             # A connection lost meanwhile took its lock with it: nothing left to release.
             with suppress(Exception):
                 driver.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, kind))

@@ -99,7 +99,9 @@ def write(
             batches.finish_writing(conn, batch_id)
 
     try:
-        with batches.being_written(batch_id):
+        # One export written at a time across the team: from the check of the outbox to the
+        # batch marked exported, no other PC records a batch or takes this one for a dead one.
+        with exchange_lock(store.engine, EXPORT_LOCK), batches.being_written(batch_id):
             sha = atomic_write(path, chunks(), commit=commit)
     except WriteError as exc:
         raise ExportError(str(exc)) from None
