@@ -20,10 +20,12 @@ import pytest
 
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
-from tests.exchange.team_helpers import create_team_database, open_team
+from tests.exchange.team_helpers import open_team
 from tests.helpers.conftest_records import complete_answers, nhs_number
 from tests.helpers.export_records import CHECKED
+from tests.helpers.pg_store import LOGIN_PASSWORD, make_team_database
 
 WORKER = Path(__file__).with_name("two_pcs_worker.py")
 ROUNDS = 3
@@ -53,16 +55,24 @@ def _wait(path: Path, procs: list[subprocess.Popen[str]]) -> None:
 def test_two_pcs_exporting_at_once_never_send_a_change_twice_nor_skip_one(
     pg_cluster, tmp_path: Path
 ) -> None:
-    url = create_team_database(pg_cluster)
-    store = open_team(url, pg_cluster.password, tmp_path / "here")
+    team = make_team_database(pg_cluster)
+    # Three people, each signed in with their own account: the test's, and one per PC.
+    here = team.add_login("fls_here", Role.ADMIN).display
+    for pc in ("fls_pc_a", "fls_pc_b"):
+        team.add_login(pc, Role.ADMIN)
+    store = open_team(here, LOGIN_PASSWORD, tmp_path / "here")
     procs: list[subprocess.Popen[str]] = []
     try:
         ids = [
             store.new_record({**complete_answers(nhs_number(300000000 + i * 7919)), **CHECKED})
             for i in range(RECORDS)
         ]
-        env = {**os.environ, "FLSDESK_STORE": url, "FLSDESK_DB_PASSWORD": pg_cluster.password}
         for name, peer in (("A", "B"), ("B", "A")):
+            env = {
+                **os.environ,
+                "FLSDESK_STORE": team.address(f"fls_pc_{name.lower()}").display,
+                "FLSDESK_DB_PASSWORD": LOGIN_PASSWORD,
+            }
             procs.append(
                 subprocess.Popen(
                     [sys.executable, str(WORKER), name, peer, str(tmp_path), str(ROUNDS)],
@@ -87,10 +97,8 @@ def test_two_pcs_exporting_at_once_never_send_a_change_twice_nor_skip_one(
             outcomes = {
                 name: json.loads((tmp_path / f"done-{k}-{name}").read_text()) for name in "AB"
             }
-            # Both prepared before either wrote: each saw every change of the round ...
+            # Both prepared before either wrote: each saw every change of the round.
             assert all(o["going"] == len(changed) for o in outcomes.values()), outcomes
-            # ... and exactly one of them got to write that report; the other was refused.
-            assert sorted(o["superseded"] for o in outcomes.values()) == [False, True], outcomes
 
             sent = {b.seq for b in batches.list_batches(store) if b.is_sent} - seen
             rows = _sent_rows(store, sent)
@@ -98,6 +106,8 @@ def test_two_pcs_exporting_at_once_never_send_a_change_twice_nor_skip_one(
             sent_ids = [rid for _, rid, _ in rows]
             assert sorted(sent_ids) == sorted(changed), (outcomes, rows)
             seen |= sent
+            # Exactly one of them got to write the report it made; the other was refused.
+            assert sorted(o["superseded"] for o in outcomes.values()) == [False, True], outcomes
             # Nothing skipped: "since the last export" now finds nothing to send.
             assert ex.prepare(store, ex.Scope.since_last()).is_empty
         for p in procs:
@@ -109,3 +119,4 @@ def test_two_pcs_exporting_at_once_never_send_a_change_twice_nor_skip_one(
                 p.kill()
                 p.wait()
         store.close()
+        team.drop()
