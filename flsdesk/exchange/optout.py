@@ -211,7 +211,21 @@ def apply_result(
 
     The records covered are those of the last list saved and not yet read back; with no such
     list (handed over some other way), every record not yet checked.
+
+    One PC of the team at a time: a second PC applying an answer waits, then works from what
+    the first one left (the list it read back is closed, the records it marked are checked), so
+    no record is marked twice from two PCs at once.
     """
+    with exchange_lock(store.engine, OPTOUT_LOCK):
+        return _apply_result(store, opted_out, checked_on, progress)
+
+
+def _apply_result(
+    store: Store,
+    opted_out: set[str],
+    checked_on: date | None,
+    progress: Callable[[int, int], None] | None,
+) -> OptoutApplied:
     day = (checked_on or store.today()).isoformat()
     pending = _latest_open_list(store)
     covered = set(pending[1]) if pending else None

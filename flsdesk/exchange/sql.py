@@ -107,6 +107,18 @@ class Raw:
         return [int(r[0]) for r in rows]
 
 
+@contextmanager
+def one_moment(engine: sqlalchemy.Engine) -> Iterator[Connection]:
+    """A connection whose reads all see the store at one moment. On a team database other PCs
+    save meanwhile: what a plan reads in several statements (records, the row cache, the rows
+    last sent, the outbox; an import's records and the fingerprint it is checked against later)
+    must come from one snapshot (REPEATABLE READ). The local store has one writer."""
+    with engine.connect() as conn:
+        if is_postgres(conn):
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
 def as_date(value: Any) -> date | None:
     """A date column's value as a date, whichever engine returned it."""
     if isinstance(value, datetime):

@@ -7,12 +7,8 @@ import gc
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
-
-from sqlalchemy import Connection
 
 from flsdesk.exchange import batches
 from flsdesk.exchange.exporting.model import (
@@ -34,7 +30,7 @@ from flsdesk.exchange.exporting.row_cache import CACHE_CONTEXT_KEY, CACHE_SQL, c
 from flsdesk.exchange.exporting.scope import Scope
 from flsdesk.exchange.exporting.writer import columns_for, header_cells
 from flsdesk.exchange.profiles import ExportProfile, load_export_profile
-from flsdesk.exchange.sql import Raw, as_date, as_datetime, is_postgres, stamp_text
+from flsdesk.exchange.sql import Raw, as_date, as_datetime, one_moment, stamp_text
 from flsdesk.rules import NEEDS_CORRECTION, problem_summary
 from flsdesk.store.store import Store
 
@@ -105,18 +101,6 @@ def _live_ids(raw: Raw) -> set[int]:
     return {r[0] for r in raw.execute("SELECT id FROM records WHERE +deleted_at IS NULL")}
 
 
-@contextmanager
-def _snapshot(store: Store) -> Iterator[Connection]:
-    """One connection whose reads all see the store at one moment. On PostgreSQL other PCs
-    save and export meanwhile: the records, the row cache, the rows last sent and the outbox
-    must be read from one snapshot (REPEATABLE READ), or a record saved between two of the
-    reads could be reported against another's history. The local store has one writer."""
-    with store.engine.connect() as conn:
-        if is_postgres(conn):
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        yield conn
-
-
 def prepare(
     store: Store,
     scope: Scope,
@@ -165,7 +149,7 @@ def _prepare(
     bounds = scope.bounds()
     if bounds:
         sql += " AND diagnosed >= ? AND diagnosed < ?"
-    with _snapshot(store) as conn:
+    with one_moment(store.engine) as conn:
         # The driver's own cursor: plain tuples, without the ORM result layer's cost per row.
         raw = Raw(conn)
         if bounds:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from flsdesk.exchange.sql import Raw, as_date
+from flsdesk.exchange.sql import Raw, as_date, one_moment
 from flsdesk.store.store import Store
 
 
@@ -35,7 +35,7 @@ def take_snapshot(store: Store) -> Snapshot:
     live: dict[str, list[int]] = defaultdict(list)
     deleted: dict[str, list[int]] = defaultdict(list)
     patients: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    with store.engine.connect() as conn:
+    with one_moment(store.engine) as conn:
         rows = conn.exec_driver_sql(
             "SELECT id, match_key, nhs_number, diagnosed, deleted_at FROM records ORDER BY id"
         ).all()
