@@ -93,7 +93,8 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
     if not args.dry_run and (problem := refusal(out, ctx.paths)):
         raise CliError(problem, EXIT_USAGE)
 
-    with open_store_for_command(ctx.paths) as store:
+    # One PC's export at a time on a team database: the report printed is what is written.
+    with open_store_for_command(ctx.paths) as store, ex.one_at_a_time(store):
         try:
             profile = load_export_profile(
                 args.profile or store.get_setting("export_profile") or None, ctx.paths
@@ -112,6 +113,8 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
             return EXIT_ATTENTION if plan.held_back else EXIT_OK
         try:
             result = ex.write(store, plan, out, dry_run=args.dry_run)
+        except ex.ExportSuperseded as exc:  # a batch marked or discarded meanwhile: run it again
+            raise CliError(str(exc), EXIT_ATTENTION) from None
         except ex.ExportError as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
     if args.dry_run:

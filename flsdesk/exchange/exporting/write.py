@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from flsdesk.exchange import batches
@@ -124,6 +125,12 @@ def write(
     return ExportResult(batch_id, path, sha, len(ids), size, len(deleted))
 
 
+def one_at_a_time(store: Store) -> AbstractContextManager[None]:
+    """Hold around a prepare and its write so that no other PC's export comes in between (it
+    waits for this one): what a report shows is then what is written."""
+    return exchange_lock(store.engine, EXPORT_LOCK)
+
+
 # How often the one-shot export prepares again when another export got in first.
 SUPERSEDED_RETRIES = 3
 
@@ -142,7 +149,7 @@ def export(
     prepares against the first one's batch. Should the outbox still change in between (a batch
     marked uploaded meanwhile), the export is prepared again.
     """
-    with exchange_lock(store.engine, EXPORT_LOCK):
+    with one_at_a_time(store):
         for attempt in range(SUPERSEDED_RETRIES + 1):
             plan = prepare(store, scope, profile)
             if plan.is_empty:
