@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Table, func, insert, select, update
 from flsdesk.answers import date_for_people
 from flsdesk.exchange.sql import EXPORT_LOCK, Raw, as_datetime, exchange_try_lock
 from flsdesk.store.models import ExportBatch, ExportRow
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -308,6 +309,8 @@ def recover_interrupted(store: Store) -> list[tuple[str, bool]]:
     Only while no export is being written, here or on another PC of the team (the export lock
     is free): a batch still "writing" then belongs to an export that died. Otherwise it is left
     for later (an outbox refresh must not take a live export for a dead one)."""
+    if not store.role.can_administer:
+        return []  # settling a batch is an administrator's change; their next look does it
     with exchange_try_lock(store.engine, EXPORT_LOCK) as free:
         if not free:
             return []
@@ -328,7 +331,7 @@ def _recover_interrupted(store: Store) -> list[tuple[str, bool]]:
             kept = batch.file_path.is_file() and file_sha256(batch.file_path) == batch.file_sha256
         except OSError:
             kept = False
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             if kept:
                 conn.execute(
                     update(batches_table)
@@ -371,7 +374,7 @@ def find_by_sha256(store: Store, sha256: str) -> Batch | None:
 
 def record_external(store: Store, path: Path, sha256: str) -> Batch:
     """A file to upload that no export recorded gets a batch (and so a fresh id) of its own."""
-    with store.write_transaction() as conn:
+    with store.write_transaction(Role.ADMIN) as conn:
         insert_batch(
             conn,
             batch_id=new_batch_id(),
@@ -412,7 +415,7 @@ def set_state(
         # Sent is final: an upload that fails after the user marked the batch uploaded in the
         # webtool (or a second window's retry) must not make it unsent again.
         where.append(batches_table.c.state != SENT)
-    with store.write_transaction() as conn:
+    with store.write_transaction(Role.ADMIN) as conn:
         conn.execute(update(batches_table).where(*where).values(values))
     log.info("batch %s is now %s", batch_id, state)
 
@@ -440,6 +443,7 @@ def _settable(store: Store, batch_id: str) -> Batch:
 def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
     """The user uploaded the batch's file in the webtool by hand on ``on`` (a local date): the
     batch is sent from then on, and its rows count as sent."""
+    store.require(Role.ADMIN, "marking an export as uploaded")
     batch = _settable(store, batch_id)
     today = store.today()
     made = batch.created_at.replace(tzinfo=UTC).astimezone().date()
@@ -456,7 +460,7 @@ def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
     # Midday local time: the day stays the same whatever the time zone's offset.
     at = datetime.combine(on, time(12, 0)).astimezone().astimezone(UTC).replace(tzinfo=None)
     receipt = f"{MARKED_BY_HAND} on {date_for_people(on)} (marked by {store.user})"
-    with store.write_transaction() as conn:
+    with store.write_transaction(Role.ADMIN) as conn:
         conn.execute(
             update(batches_table)
             .where(batches_table.c.batch_id == batch_id)
@@ -471,6 +475,7 @@ def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
 def discard(store: Store, batch_id: str) -> Batch:
     """The batch's file was not sent (and will not be): its rows go again with the next
     export. The file itself is left alone; the outbox keeps the line, marked discarded."""
+    store.require(Role.ADMIN, "discarding an export")
     _settable(store, batch_id)
     set_state(store, batch_id, DISCARDED)
     found = get_batch(store, batch_id)

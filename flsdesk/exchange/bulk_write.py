@@ -21,6 +21,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from flsdesk.exchange.sql import Raw
 from flsdesk.store import audit
 from flsdesk.store.records import dump_json, records_table
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -65,6 +66,7 @@ def write_many(
     uses it to refuse a plan made before someone else changed the store); an exception from it,
     from ``cancel``, or from anything else rolls everything back.
     """
+    store.require(Role.ENTRY, "importing records")
     total = len(creates) + len(changes)
     done = 0
     new_ids: list[int] = []

@@ -37,6 +37,7 @@ from flsdesk.exchange.sql import OPTOUT_LOCK, Raw, exchange_lock
 from flsdesk.files import atomic_write
 from flsdesk.rules import applicability
 from flsdesk.store.models import OptoutList
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -121,6 +122,7 @@ def write_unchecked_list(store: Store, path: Path) -> UncheckedList:
 
     One PC of the team at a time, and never while another applies a result (which would change
     which records are unchecked under the list being made)."""
+    store.require(Role.ADMIN, "saving the opt-out list")
     with exchange_lock(store.engine, OPTOUT_LOCK):
         return _write_unchecked_list(store, path)
 
@@ -135,7 +137,7 @@ def _write_unchecked_list(store: Store, path: Path) -> UncheckedList:
     list_id: list[int] = []
 
     def commit(replace: Callable[[], None]) -> None:
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             inserted = conn.execute(
                 insert(lists_table).values(
                     created_at=store.now(),
@@ -216,6 +218,7 @@ def apply_result(
     the first one left (the list it read back is closed, the records it marked are checked), so
     no record is marked twice from two PCs at once.
     """
+    store.require(Role.ADMIN, "reading back the opt-out answer")
     with exchange_lock(store.engine, OPTOUT_LOCK):
         return _apply_result(store, opted_out, checked_on, progress)
 
@@ -259,7 +262,7 @@ def _apply_result(
         if progress:
             progress(done, len(changes))
     if pending:
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             conn.execute(
                 update(lists_table)
                 .where(lists_table.c.id == pending[0])

@@ -24,6 +24,7 @@ from flsdesk.exchange.exporting.scope import Scope
 from flsdesk.exchange.profiles import ExportProfile
 from flsdesk.exchange.sql import EXPORT_LOCK, Raw, exchange_lock
 from flsdesk.files import WriteError, atomic_write
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -52,6 +53,8 @@ def write(
         return ExportResult(None, None, digest.hexdigest(), len(plan.going), size, 0)
     if path is None:
         raise ExportError("No file was given to write the export to.")
+    # Before a byte is written: on a team database only an administrator records exports.
+    store.require(Role.ADMIN, "saving an export for the FLS-DB")
     path = Path(path).expanduser().absolute()
     if cancel is not None and cancel():
         raise ExportCancelled("The export was cancelled; nothing was written.")
@@ -73,7 +76,7 @@ def write(
         # before the rename, so a file renamed into place is never without its batch; it
         # becomes "exported" after. A batch left "writing" is settled by its file's hash
         # (batches.recover_interrupted) at the next export, outbox or start.
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             # Under the one-writer lock, so no other export can record its batch between this
             # check and ours: a plan made before another export was saved, sent or discarded
             # would send its changes again or miss some.
@@ -96,7 +99,7 @@ def write(
             )
             save_cache(conn, plan)
         replace()
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             batches.finish_writing(conn, batch_id)
 
     try:
