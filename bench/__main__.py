@@ -23,9 +23,12 @@ class Result:
     ratio: float | None = None  # encrypted / unencrypted, where measured
     ratio_target: float | None = None
     note: str = ""
+    failed: bool = False  # a check beside the time failed (the team run's lost updates)
 
     @property
     def ok(self) -> bool:
+        if self.failed:
+            return False
         time_ok = self.target is None or self.seconds < self.target
         ratio_ok = self.ratio_target is None or self.ratio is None or self.ratio < self.ratio_target
         return time_ok and ratio_ok

@@ -97,26 +97,31 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
     with open_store_for_command(ctx.paths) as store:
         if not args.dry_run:
             store.require(Role.ADMIN, "exporting")  # said before the report, not after it
-        try:
-            profile = load_export_profile(
-                args.profile or store.get_setting("export_profile") or None, ctx.paths
-            )
-        except DataFileError as exc:
-            raise CliError(f"The export profile cannot be used:\n{exc}", EXIT_USAGE) from None
-        try:
-            plan = ex.prepare(store, scope, profile)
-        except ex.UnencodableCharacter as exc:
-            raise CliError(str(exc), EXIT_ATTENTION) from None
-        except ex.ExportError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from None
-        _print_report(plan)
-        if plan.is_empty:
-            print("Nothing to export: no file written.")
-            return EXIT_ATTENTION if plan.held_back else EXIT_OK
-        try:
-            result = ex.write(store, plan, out, dry_run=args.dry_run)
-        except ex.ExportError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from None
+        # One PC's export at a time on a team database: the report printed is what is written.
+        with ex.one_at_a_time(store):
+            try:
+                profile = load_export_profile(
+                    args.profile or store.get_setting("export_profile") or None, ctx.paths
+                )
+            except DataFileError as exc:
+                raise CliError(f"The export profile cannot be used:\n{exc}", EXIT_USAGE) from None
+            try:
+                plan = ex.prepare(store, scope, profile)
+            except ex.UnencodableCharacter as exc:
+                raise CliError(str(exc), EXIT_ATTENTION) from None
+            except ex.ExportError as exc:
+                raise CliError(str(exc), EXIT_USAGE) from None
+            _print_report(plan)
+            if plan.is_empty:
+                print("Nothing to export: no file written.")
+                return EXIT_ATTENTION if plan.held_back else EXIT_OK
+            try:
+                result = ex.write(store, plan, out, dry_run=args.dry_run)
+            # A batch marked or discarded meanwhile: run it again.
+            except ex.ExportSuperseded as exc:
+                raise CliError(str(exc), EXIT_ATTENTION) from None
+            except ex.ExportError as exc:
+                raise CliError(str(exc), EXIT_USAGE) from None
     if args.dry_run:
         print(f"Dry run: {result.records} record(s) would be written; nothing was written.")
     else:

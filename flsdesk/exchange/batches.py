@@ -22,12 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from flsdesk.answers import date_for_people
+from flsdesk.exchange.sql import EXPORT_LOCK, Raw, as_datetime, exchange_try_lock
 from flsdesk.store.models import ExportBatch, ExportRow
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -175,11 +177,18 @@ def insert_batch(
     payload += [(seq, rid, DELETED, None) for rid in deleted]
     payload.sort(key=lambda row: row[1])  # in key order: each B-tree page is visited once
     if payload:
-        conn.exec_driver_sql(
-            "INSERT INTO export_rows (batch_seq, record_id, kind, row_hash) VALUES (?, ?, ?, ?)",
-            payload,
-        )
+        Raw(conn).copy_rows("export_rows", ("batch_seq", "record_id", "kind", "row_hash"), payload)
     return seq
+
+
+def state_token(raw: Raw) -> str:
+    """What every recorded batch is (sequence and state), as one short text: it changes when
+    any export is recorded, settled, sent, failed or discarded. Batches are few (one a month or
+    so), so reading them all costs nothing."""
+    digest = hashlib.sha256()
+    for seq, state in raw.execute("SELECT seq, state FROM export_batches ORDER BY seq"):
+        digest.update(f"{seq}:{state};".encode())
+    return digest.hexdigest()
 
 
 def finish_writing(conn: Connection, batch_id: str) -> None:
@@ -194,31 +203,38 @@ def finish_writing(conn: Connection, batch_id: str) -> None:
 
 def last_row_hashes(conn: Connection) -> dict[int, str]:
     """For every record ever *sent*, the hash of the row most recently sent for it."""
-    raw: Any = conn.connection.driver_connection  # plain tuples: this runs over every record
-    rows = raw.execute(
-        "SELECT r.record_id, r.row_hash FROM export_rows r JOIN ("
-        " SELECT record_id, max(batch_seq) AS seq FROM export_rows WHERE kind = ?"
-        " AND batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
-        " GROUP BY record_id) last ON r.record_id = last.record_id AND r.batch_seq = last.seq",
-        (ROW, SENT),
-    ).fetchall()
+    # Plain tuples: this runs over every record.
+    rows = (
+        Raw(conn)
+        .execute(
+            "SELECT r.record_id, r.row_hash FROM export_rows r JOIN ("
+            " SELECT record_id, max(batch_seq) AS seq FROM export_rows WHERE kind = ?"
+            " AND batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
+            " GROUP BY record_id) last ON r.record_id = last.record_id AND r.batch_seq = last.seq",
+            (ROW, SENT),
+        )
+        .fetchall()
+    )
     return dict(rows)
 
 
 def last_events(conn: Connection) -> dict[int, tuple[str, datetime]]:
     """Per record, the latest *sent* batch's kind for it (row, or reported deleted) and its
     time."""
-    raw: Any = conn.connection.driver_connection
-    rows = raw.execute(
-        "SELECT r.record_id, r.kind, b.created_at FROM export_rows r JOIN ("
-        " SELECT record_id, max(batch_seq) AS seq FROM export_rows"
-        " WHERE batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
-        " GROUP BY record_id) last"
-        " ON r.record_id = last.record_id AND r.batch_seq = last.seq"
-        " JOIN export_batches b ON b.seq = r.batch_seq",
-        (SENT,),
-    ).fetchall()
-    return {rid: (kind, datetime.fromisoformat(str(at))) for rid, kind, at in rows}
+    rows = (
+        Raw(conn)
+        .execute(
+            "SELECT r.record_id, r.kind, b.created_at FROM export_rows r JOIN ("
+            " SELECT record_id, max(batch_seq) AS seq FROM export_rows"
+            " WHERE batch_seq IN (SELECT seq FROM export_batches WHERE state = ?)"
+            " GROUP BY record_id) last"
+            " ON r.record_id = last.record_id AND r.batch_seq = last.seq"
+            " JOIN export_batches b ON b.seq = r.batch_seq",
+            (SENT,),
+        )
+        .fetchall()
+    )
+    return {rid: (kind, as_datetime(at)) for rid, kind, at in rows}
 
 
 def was_sent(conn: Connection, record_id: int) -> bool:
@@ -242,24 +258,32 @@ class Unconfirmed:
     records: int
 
 
-def unconfirmed_holding(conn: Connection, record_ids: Iterable[int]) -> list[Unconfirmed]:
-    """The exported-but-unconfirmed batches holding rows of these records, oldest first: rows
-    sent again, which the report names ("12 records are in the file of 03/11 …")."""
-    wanted = set(record_ids)
-    if not wanted:
-        return []
+def unconfirmed_rows(conn: Connection) -> list[tuple[Batch, set[int]]]:
+    """The exported-but-unconfirmed batches, oldest first, with the records they hold rows of."""
     b = batches_table.c
     pending = conn.execute(
         select(batches_table).where(b.state.in_(NOT_CONFIRMED)).order_by(b.seq)
     ).all()
-    out: list[Unconfirmed] = []
-    raw: Any = conn.connection.driver_connection
+    raw = Raw(conn)
+    out: list[tuple[Batch, set[int]]] = []
     for row in pending:
         batch = _batch(row)
         ids = raw.execute(
             "SELECT record_id FROM export_rows WHERE batch_seq = ? AND kind = ?", (batch.seq, ROW)
         ).fetchall()
-        count = sum(1 for (rid,) in ids if rid in wanted)
+        out.append((batch, {rid for (rid,) in ids}))
+    return out
+
+
+def unconfirmed_holding(
+    pending: list[tuple[Batch, set[int]]], record_ids: Iterable[int]
+) -> list[Unconfirmed]:
+    """Of ``unconfirmed_rows``, the batches holding rows of these records, oldest first: rows
+    sent again, which the report names ("12 records are in the file of 03/11 …")."""
+    wanted = set(record_ids)
+    out: list[Unconfirmed] = []
+    for batch, ids in pending:
+        count = len(ids & wanted)
         if count:
             out.append(Unconfirmed(batch, count))
     return out
@@ -280,7 +304,20 @@ def recover_interrupted(store: Store) -> list[tuple[str, bool]]:
     """Settle the batches of exports killed between recording their batch and finishing: a
     file in place with the recorded hash makes the batch an ordinary exported one (so it is
     never written and sent twice); otherwise the batch is dropped and its rows go again.
-    Returns (batch id, kept) per batch settled."""
+    Returns (batch id, kept) per batch settled.
+
+    Only while no export is being written, here or on another PC of the team (the export lock
+    is free): a batch still "writing" then belongs to an export that died. Otherwise it is left
+    for later (an outbox refresh must not take a live export for a dead one)."""
+    if not store.role.can_administer:
+        return []  # settling a batch is an administrator's change; their next look does it
+    with exchange_try_lock(store.engine, EXPORT_LOCK) as free:
+        if not free:
+            return []
+        return _recover_interrupted(store)
+
+
+def _recover_interrupted(store: Store) -> list[tuple[str, bool]]:
     b = batches_table.c
     with store.engine.connect() as conn:
         found = [
@@ -294,7 +331,7 @@ def recover_interrupted(store: Store) -> list[tuple[str, bool]]:
             kept = batch.file_path.is_file() and file_sha256(batch.file_path) == batch.file_sha256
         except OSError:
             kept = False
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             if kept:
                 conn.execute(
                     update(batches_table)
@@ -337,7 +374,7 @@ def find_by_sha256(store: Store, sha256: str) -> Batch | None:
 
 def record_external(store: Store, path: Path, sha256: str) -> Batch:
     """A file to upload that no export recorded gets a batch (and so a fresh id) of its own."""
-    with store.write_transaction() as conn:
+    with store.write_transaction(Role.ADMIN) as conn:
         insert_batch(
             conn,
             batch_id=new_batch_id(),
@@ -378,7 +415,7 @@ def set_state(
         # Sent is final: an upload that fails after the user marked the batch uploaded in the
         # webtool (or a second window's retry) must not make it unsent again.
         where.append(batches_table.c.state != SENT)
-    with store.write_transaction() as conn:
+    with store.write_transaction(Role.ADMIN) as conn:
         conn.execute(update(batches_table).where(*where).values(values))
     log.info("batch %s is now %s", batch_id, state)
 
@@ -406,6 +443,7 @@ def _settable(store: Store, batch_id: str) -> Batch:
 def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
     """The user uploaded the batch's file in the webtool by hand on ``on`` (a local date): the
     batch is sent from then on, and its rows count as sent."""
+    store.require(Role.ADMIN, "marking an export as uploaded")
     batch = _settable(store, batch_id)
     today = store.today()
     made = batch.created_at.replace(tzinfo=UTC).astimezone().date()
@@ -422,7 +460,7 @@ def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
     # Midday local time: the day stays the same whatever the time zone's offset.
     at = datetime.combine(on, time(12, 0)).astimezone().astimezone(UTC).replace(tzinfo=None)
     receipt = f"{MARKED_BY_HAND} on {date_for_people(on)} (marked by {store.user})"
-    with store.write_transaction() as conn:
+    with store.write_transaction(Role.ADMIN) as conn:
         conn.execute(
             update(batches_table)
             .where(batches_table.c.batch_id == batch_id)
@@ -437,6 +475,7 @@ def mark_uploaded(store: Store, batch_id: str, on: date) -> Batch:
 def discard(store: Store, batch_id: str) -> Batch:
     """The batch's file was not sent (and will not be): its rows go again with the next
     export. The file itself is left alone; the outbox keeps the line, marked discarded."""
+    store.require(Role.ADMIN, "discarding an export")
     _settable(store, batch_id)
     set_state(store, batch_id, DISCARDED)
     found = get_batch(store, batch_id)

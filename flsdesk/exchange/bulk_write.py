@@ -18,8 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from flsdesk.exchange.sql import Raw
 from flsdesk.store import audit
 from flsdesk.store.records import dump_json, records_table
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -64,6 +66,7 @@ def write_many(
     uses it to refuse a plan made before someone else changed the store); an exception from it,
     from ``cancel``, or from anything else rolls everything back.
     """
+    store.require(Role.ENTRY, "importing records")
     total = len(creates) + len(changes)
     done = 0
     new_ids: list[int] = []
@@ -74,14 +77,20 @@ def write_many(
         now = store.now()
         user = store.user
         t = records_table.c
-        next_id = int(conn.scalar(select(func.max(t.id))) or 0) + 1
+        raw = Raw(conn)
+        if raw.pg:
+            # From the table's sequence: other PCs create records through it meanwhile.
+            ids = raw.next_ids("records", len(creates))
+        else:
+            next_id = int(conn.scalar(select(func.max(t.id))) or 0) + 1
+            ids = list(range(next_id, next_id + len(creates)))
         for start in range(0, len(creates), CHUNK):
             _cancel_point(cancel)
             chunk = creates[start : start + CHUNK]
             rows: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
             for offset, rec in enumerate(chunk):
-                record_id = next_id + start + offset
+                record_id = ids[start + offset]
                 rows.append(
                     {
                         "id": record_id,

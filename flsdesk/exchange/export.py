@@ -31,6 +31,7 @@ from flsdesk.exchange.exporting.model import (
     ExportError,
     ExportPlan,
     ExportResult,
+    ExportSuperseded,
     NothingToExport,
     ProgressFn,
     ReportRow,
@@ -49,7 +50,7 @@ from flsdesk.exchange.exporting.status import (
     sending_age,
     was_exported,
 )
-from flsdesk.exchange.exporting.write import export, write
+from flsdesk.exchange.exporting.write import export, one_at_a_time, write
 from flsdesk.exchange.exporting.writer import header_cells
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "ExportError",
     "ExportPlan",
     "ExportResult",
+    "ExportSuperseded",
     "NothingToExport",
     "ProgressFn",
     "ReportRow",
@@ -79,6 +81,7 @@ __all__ = [
     "export",
     "header_cells",
     "last_export_folder",
+    "one_at_a_time",
     "prepare",
     "sending_age",
     "was_exported",

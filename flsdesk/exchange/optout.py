@@ -33,9 +33,11 @@ from flsdesk import spreadsheet
 from flsdesk.answers import nhs_digits, nhs_number_valid
 from flsdesk.dataset import Definition, parse_iso_date
 from flsdesk.exchange import batches
+from flsdesk.exchange.sql import OPTOUT_LOCK, Raw, exchange_lock
 from flsdesk.files import atomic_write
 from flsdesk.rules import applicability
 from flsdesk.store.models import OptoutList
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -116,7 +118,16 @@ def unchecked_numbers(store: Store) -> tuple[list[str], int]:
 
 
 def write_unchecked_list(store: Store, path: Path) -> UncheckedList:
-    """Save the one-column CSV (owner-only, written atomically) and remember the list."""
+    """Save the one-column CSV (owner-only, written atomically) and remember the list.
+
+    One PC of the team at a time, and never while another applies a result (which would change
+    which records are unchecked under the list being made)."""
+    store.require(Role.ADMIN, "saving the opt-out list")
+    with exchange_lock(store.engine, OPTOUT_LOCK):
+        return _write_unchecked_list(store, path)
+
+
+def _write_unchecked_list(store: Store, path: Path) -> UncheckedList:
     numbers, covered = unchecked_numbers(store)
     if not numbers:
         raise OptoutError("Every record's opt-out status has been checked: there is no list.")
@@ -126,7 +137,7 @@ def write_unchecked_list(store: Store, path: Path) -> UncheckedList:
     list_id: list[int] = []
 
     def commit(replace: Callable[[], None]) -> None:
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             inserted = conn.execute(
                 insert(lists_table).values(
                     created_at=store.now(),
@@ -202,7 +213,22 @@ def apply_result(
 
     The records covered are those of the last list saved and not yet read back; with no such
     list (handed over some other way), every record not yet checked.
+
+    One PC of the team at a time: a second PC applying an answer waits, then works from what
+    the first one left (the list it read back is closed, the records it marked are checked), so
+    no record is marked twice from two PCs at once.
     """
+    store.require(Role.ADMIN, "reading back the opt-out answer")
+    with exchange_lock(store.engine, OPTOUT_LOCK):
+        return _apply_result(store, opted_out, checked_on, progress)
+
+
+def _apply_result(
+    store: Store,
+    opted_out: set[str],
+    checked_on: date | None,
+    progress: Callable[[int, int], None] | None,
+) -> OptoutApplied:
     day = (checked_on or store.today()).isoformat()
     pending = _latest_open_list(store)
     covered = set(pending[1]) if pending else None
@@ -236,7 +262,7 @@ def apply_result(
         if progress:
             progress(done, len(changes))
     if pending:
-        with store.write_transaction() as conn:
+        with store.write_transaction(Role.ADMIN) as conn:
             conn.execute(
                 update(lists_table)
                 .where(lists_table.c.id == pending[0])
@@ -287,9 +313,11 @@ def _live(store: Store) -> list[tuple[int, str | None, OptoutFields, dict[str, A
     fields_by_def: dict[str, OptoutFields] = {}
     out = []
     with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT id, nhs_number, answers FROM records WHERE +deleted_at IS NULL ORDER BY id"
-        ).all()
+        raw = Raw(conn)
+        rows = raw.execute(
+            f"SELECT id, nhs_number, {raw.answers} FROM records WHERE +deleted_at IS NULL "
+            "ORDER BY id"
+        ).fetchall()
     for rid, nhs, text in rows:
         answers = json.loads(text)
         definition = store.definitions.for_answers(answers)

@@ -33,6 +33,7 @@ import requests
 from flsdesk.exchange import batches
 from flsdesk.exchange.profiles import UploadProfile, load_upload_profile
 from flsdesk.settings import is_this_computer
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 log = logging.getLogger("flsdesk.exchange")
@@ -202,6 +203,7 @@ def upload_file(
     A file that no export recorded gets a batch of its own (a fresh id, recorded). Raises
     UploadError before anything is sent when the address, the file or the profile is not usable.
     """
+    store.require(Role.ADMIN, "uploading an export")
     path = Path(path).expanduser().absolute()
     url = check_url(str(store.get_setting(URL_SETTING) or ""))
     proxies, verify = connection_settings(store, url)

@@ -11,6 +11,7 @@ import pytest
 
 from flsdesk.exchange import batches
 from flsdesk.exchange import export as ex
+from flsdesk.exchange.exporting.status import store_created
 from flsdesk.store.store import Store
 from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     FakeClock,
@@ -152,7 +153,12 @@ def test_sending_age_for_the_status_bar(store: Store, out_dir: Path, clock: Fake
 
 
 def test_an_old_store_that_never_exported_is_overdue(store: Store) -> None:
-    assert ex.sending_age(store, store.today() + timedelta(days=60)).overdue
+    # From the day the store was made (a team database's is the server's day, not the clock's).
+    created = store_created(store)
+    assert created is not None
+    assert not ex.sending_age(store, created + timedelta(days=1)).overdue
+    age = ex.sending_age(store, created + timedelta(days=60))
+    assert age.text == "Never exported" and age.overdue
 
 
 def test_save_suggests_the_last_export_folder(store: Store, tmp_path: Path) -> None:

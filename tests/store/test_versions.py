@@ -18,7 +18,6 @@ from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     complete_answers,
     nhs_number,
     paths_fixture,
-    pg_pending,
     store_fixture,
 )
 from tests.helpers.import_helpers import cells_from_answers, write_csv
@@ -46,7 +45,6 @@ def test_every_write_bumps_the_version_and_a_save_that_changes_nothing_does_not(
     assert store.load(rid).version == 4
 
 
-@pg_pending("the importer (flsdesk/exchange)")
 def test_an_import_bumps_the_version(store: Store, tmp_path: Path) -> None:
     rid = _record(store)
     cells = cells_from_answers(store.load(rid).answers) | {"1.05": "Yes"}

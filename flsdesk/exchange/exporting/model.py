@@ -53,6 +53,19 @@ class ExportCancelled(ExportError):
     pass
 
 
+class ExportSuperseded(ExportError):
+    """Another export was saved, sent or discarded (on another PC of the team, or in another
+    window) between this one's report and its writing: what "since the last export" covers may
+    have changed, so nothing was written and the export must be prepared again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another export was saved, sent or discarded (perhaps on another computer) while "
+            "this one was being prepared, so its report may be out of date. Nothing was written: "
+            "prepare the export again."
+        )
+
+
 class ReportRow(NamedTuple):
     """One line of the report. A named tuple: an export builds 50,000 of them."""
 
@@ -99,6 +112,9 @@ class ExportPlan:
     cache_updates: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
     cache_context: str = ""
     cache_reset: bool = False
+    # The outbox as the report saw it (batches.state_token): writing refuses a plan made before
+    # another export changed it, so no change is sent twice and none skipped.
+    batches_token: str | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -15,6 +15,7 @@ from flsdesk.dataset import Definition
 from flsdesk.exchange.exporting.applicability import atoms
 from flsdesk.exchange.exporting.model import ExportPlan
 from flsdesk.exchange.profiles import ExportProfile
+from flsdesk.exchange.sql import Raw
 from flsdesk.store.store import Store
 
 # Bump when the way a row is rendered changes: every cached row is then rendered again.
@@ -63,14 +64,26 @@ CACHE_SQL = (
 )
 
 
+CACHE_COLUMNS = ("record_id", "answers_sha", "row_bytes", "row_hash", "optout_state", "sort_key")
+
+
 def save_cache(conn: Any, plan: ExportPlan) -> None:
+    raw = Raw(conn)
     if plan.cache_reset:
-        conn.exec_driver_sql("DELETE FROM export_row_cache")
-        conn.exec_driver_sql(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            (CACHE_CONTEXT_KEY, plan.cache_context),
-        )
-    if plan.cache_updates:
+        raw.execute("DELETE FROM export_row_cache")
+        raw.upsert_meta(CACHE_CONTEXT_KEY, plan.cache_context)
+    if not plan.cache_updates:
+        return
+    if raw.pg:
+        # Replace = delete the rows re-rendered, then COPY (one round trip for 50,000 rows
+        # instead of an upsert each).
+        if not plan.cache_reset:
+            raw.driver.execute(
+                "DELETE FROM export_row_cache WHERE record_id = ANY(%s)",
+                ([u[0] for u in plan.cache_updates],),
+            )
+        raw.copy_rows("export_row_cache", CACHE_COLUMNS, plan.cache_updates)
+    else:
         conn.exec_driver_sql(
             "INSERT OR REPLACE INTO export_row_cache (record_id, answers_sha, row_bytes, "
             "row_hash, optout_state, sort_key) VALUES (?, ?, ?, ?, ?, ?)",

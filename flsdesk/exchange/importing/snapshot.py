@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from flsdesk.dataset import parse_iso_date
+from flsdesk.exchange.sql import Raw, as_date, one_moment
 from flsdesk.store.store import Store
 
 
@@ -35,7 +35,7 @@ def take_snapshot(store: Store) -> Snapshot:
     live: dict[str, list[int]] = defaultdict(list)
     deleted: dict[str, list[int]] = defaultdict(list)
     patients: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    with store.engine.connect() as conn:
+    with one_moment(store.engine) as conn:
         rows = conn.exec_driver_sql(
             "SELECT id, match_key, nhs_number, diagnosed, deleted_at FROM records ORDER BY id"
         ).all()
@@ -47,7 +47,7 @@ def take_snapshot(store: Store) -> Snapshot:
             continue
         if key is not None:
             live[key].append(rid)
-        day = parse_iso_date(str(diagnosed)) if diagnosed is not None else None
+        day = as_date(diagnosed)
         if nhs is not None and day is not None:
             patients[nhs].append((day, rid))
     return Snapshot(dict(live), dict(deleted), dict(patients), fingerprint)
@@ -78,12 +78,13 @@ def load_answers(store: Store, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     wanted = sorted(set(ids))
     out: dict[int, dict[str, Any]] = {}
     with store.engine.connect() as conn:
+        raw = Raw(conn)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = conn.exec_driver_sql(
-                f"SELECT id, answers FROM records WHERE id IN ({marks})", tuple(chunk)
-            ).all()
+            rows = raw.execute(
+                f"SELECT id, {raw.answers} FROM records WHERE id IN ({marks})", chunk
+            ).fetchall()
             for rid, text in rows:
                 value = json.loads(text)
                 out[rid] = value if isinstance(value, dict) else {}
