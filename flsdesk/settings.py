@@ -173,3 +173,120 @@ def check_value(key: str, value: Any) -> tuple[Any, str | None]:
         if parsed.scheme == "http" and not local:
             return text, f"{setting.label} must use https:// (plain http only to this computer)"
     return text, None
+
+
+# --------------------------------------------------------------------------- this computer's
+
+# Settings of this computer rather than of the service: which store it uses and how it reaches
+# it. They cannot live in the store (they say where the store is), so they are kept in a small
+# file in the user's config folder; none is a secret (the team database's password is never
+# written here: the OS keyring holds it when "remember" is ticked).
+PC_SETTINGS_FILE = "this-computer.json"
+
+PC_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "store_address",
+        "Team database address",
+        "Empty: this computer keeps its own encrypted store. For a team: the address of the "
+        "service's PostgreSQL database, such as postgresql://jsmith@db.trust.nhs.uk/fls "
+        "(your own user name; the password is asked when you unlock).",
+        "store_address",
+        "",
+    ),
+    Setting(
+        "team_ca_file",
+        "Team database certificate file",
+        "The certificate authority file (PEM) from your IT team: the team database's "
+        "certificate must be signed by it. Not needed when the database is on this computer.",
+        "file",
+        "",
+    ),
+    Setting(
+        "remember_db_password",
+        "Remember the database password on this computer",
+        "Kept in the computer's secure keyring, never in a file; otherwise it is asked at "
+        "every unlock.",
+        "bool",
+        False,
+    ),
+)
+
+PC_BY_KEY = {s.key: s for s in PC_SETTINGS}
+
+
+def read_pc_settings(config_dir: Path) -> dict[str, Any]:
+    """This computer's settings, defaults filled in; an unreadable file counts as empty (the
+    local store is then used, and the window's Settings can write a good one)."""
+    import json
+    import logging
+
+    values = {s.key: s.default for s in PC_SETTINGS}
+    path = Path(config_dir) / PC_SETTINGS_FILE
+    try:
+        stored = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return values
+    except (OSError, ValueError):
+        logging.getLogger("flsdesk.settings").warning("%s is unreadable; ignored", path.name)
+        return values
+    if isinstance(stored, dict):
+        values.update({k: v for k, v in stored.items() if k in PC_BY_KEY})
+    return values
+
+
+def write_pc_setting(config_dir: Path, key: str, value: Any) -> Any:
+    """Check and keep one of this computer's settings; returns the value kept. ValueError (a
+    sentence for the user) when the value is not acceptable; nothing is written then."""
+    import json
+
+    from flsdesk.files import write_text
+    from flsdesk.paths import make_private_dir
+
+    setting = PC_BY_KEY.get(key)
+    if setting is None:
+        raise ValueError(f"unknown setting '{key}'")
+    if setting.kind == "store_address":
+        clean, problem = _check_store_address(setting, value)
+    else:
+        clean, problem = _check_kind(setting, value)
+    if problem:
+        raise ValueError(problem)
+    values = read_pc_settings(config_dir)
+    values[key] = clean
+    make_private_dir(Path(config_dir))
+    write_text(Path(config_dir) / PC_SETTINGS_FILE, json.dumps(values, indent=2, sort_keys=True))
+    return clean
+
+
+def _check_kind(setting: Setting, value: Any) -> tuple[Any, str | None]:
+    if setting.kind == "bool":
+        if isinstance(value, bool):
+            return value, None
+        return str(value).strip().lower() in ("1", "true", "yes", "on"), None
+    text = "" if value is None else str(value).strip()
+    if setting.kind == "file" and text:
+        text = str(Path(text).expanduser().resolve())
+        if not Path(text).is_file():
+            return text, f"{setting.label}: there is no file {text}"
+    return text, None
+
+
+def _check_store_address(setting: Setting, value: Any) -> tuple[Any, str | None]:
+    """Only the shape: flsdesk.store.address parses it fully before it is used. A password in
+    it is refused, so that it can never be written to this plain file."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return "", None
+    try:
+        parsed = urlparse(text)
+        has_password = parsed.password is not None
+    except ValueError:
+        return text, f"{setting.label} is not a valid address"
+    if parsed.scheme not in ("postgresql", "postgres"):
+        return text, f"{setting.label} must start with postgresql://"
+    if has_password:
+        return "", (
+            f"{setting.label} must not hold the password: it is asked at unlock, or kept in "
+            "the keyring when you tick 'remember'"
+        )
+    return text, None

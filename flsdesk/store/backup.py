@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import os
+import secrets
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,13 +34,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import sqlalchemy
 import sqlcipher3
 
 from flsdesk import __version__, files
 from flsdesk.files import fsync_folder
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.store import integrity, keys, migrations
-from flsdesk.store.engine import connect
+from flsdesk.store.engine import connect, create_engine
 from flsdesk.store.errors import NoStore, StoreDamaged, StoreError, WrongKey
 from flsdesk.store.lock import StoreLock
 
@@ -208,6 +210,46 @@ def backup_to_folder(paths: AppPaths, key: bytes, folder: Path) -> Path:
         make_private_dir(folder)
     with _naming_last_good(paths):
         return snapshot(paths.database, key, folder / default_backup_name(), paths.key_file)
+
+
+def backup_from_copy(
+    folder: Path, passphrase: str, fill: Callable[[sqlalchemy.Engine], int | None]
+) -> tuple[Path, str]:
+    """A backup, in the same file format, of a store that is not a SQLCipher file here (a team
+    store on PostgreSQL): ``fill`` copies the store into a new encrypted database at the current
+    schema, which is checked and wrapped like any backup. Its key document is new, so it opens
+    with ``passphrase`` or the recovery key returned here (to show once). ``dest`` appears
+    complete or not at all; no plain copy ever touches the disk."""
+    keys.check_new_passphrase(passphrase)
+    folder = Path(folder)
+    if not folder.exists():
+        make_private_dir(folder)
+    dest = folder / default_backup_name()
+    data_key = secrets.token_bytes(keys.KEY_BYTES)
+    doc, recovery_key = keys.build_key_document(data_key, passphrase)
+    tmp_db = _private_tmp(folder, "backup", ".db")
+    tmp_out = _private_tmp(folder, "backup", ".tmp")
+    try:
+        engine = create_engine(tmp_db, data_key)
+        try:
+            migrations.migrate(engine)
+            fill(engine)
+        finally:
+            engine.dispose()
+        target = connect(tmp_db, data_key, wal=False)
+        try:
+            target.execute("PRAGMA journal_mode = DELETE")
+            records = _check_copy(target, tmp_db)
+        finally:
+            target.close()
+        _write_container(tmp_out, tmp_db, doc, records)
+        os.replace(tmp_out, dest)
+        fsync_folder(dest.parent)
+    finally:
+        _remove_sqlite_files(tmp_db)
+        tmp_out.unlink(missing_ok=True)
+    log.info("backup of a copied store written (%d bytes)", dest.stat().st_size)
+    return dest, recovery_key
 
 
 @contextlib.contextmanager
