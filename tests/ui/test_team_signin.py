@@ -1,0 +1,192 @@
+"""Getting into a team database from the window: the wizard's "Join the team's database" page,
+the sign-in at start (remembered password or the dialog), the idle lock asking the database
+password again, and this computer's database settings. The password is never written to a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWizard
+
+from flsdesk import settings as app_settings
+from flsdesk.store import address as team_address
+from flsdesk.store.roles import Role
+from flsdesk_ui import app as app_mod
+from flsdesk_ui.main_window import MainWindow
+from flsdesk_ui.team_settings import ThisComputerDialog
+from flsdesk_ui.team_unlock import TeamUnlockDialog, team_relock_prompt
+from flsdesk_ui.wizard import SetupWizard
+from tests.conftest import MemoryKeyring
+from tests.helpers.team_ui import PASSWORD, TeamDb, team_db_fixture  # noqa: F401  (fixture)
+from tests.ui.conftest import Driver
+
+
+def _files_hold(folder: Path, secret: str) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def _click_ok(qtbot, dialog) -> None:  # type: ignore[no-untyped-def]
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+
+
+def test_the_sign_in_dialog_says_a_wrong_password_and_remembers_the_right_one(
+    qtbot, team_db: TeamDb, app_paths, memory_keyring: MemoryKeyring
+) -> None:
+    address = team_db.address(Role.ENTRY)
+    dialog = TeamUnlockDialog(app_paths, address, None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.user.text() == team_db.users[Role.ENTRY] and dialog.user.isReadOnly()
+    qtbot.keyClicks(dialog.password, "not the password at all")
+    _click_ok(qtbot, dialog)
+    assert dialog.store is None and dialog.isVisible()
+    assert "Please try again" in dialog.error.text()
+    assert "not the password at all" not in dialog.error.text()
+    dialog.password.clear()
+    qtbot.keyClicks(dialog.password, PASSWORD)
+    qtbot.mouseClick(dialog.remember, Qt.MouseButton.LeftButton)
+    assert dialog.remember.isChecked()
+    _click_ok(qtbot, dialog)
+    assert dialog.store is not None
+    try:
+        assert dialog.store.role is Role.ENTRY and dialog.store.user == address.user
+        assert dialog.password.text() == ""
+        assert team_address.remembered_password(address) == PASSWORD
+    finally:
+        dialog.store.close()
+    assert _files_hold(app_paths.data_dir.parent, PASSWORD) == []
+
+
+def test_start_signs_in_with_the_remembered_password_or_asks(
+    qtbot, team_db: TeamDb, app_paths, memory_keyring: MemoryKeyring, monkeypatch
+) -> None:
+    address = team_db.address(Role.REVIEW)
+    monkeypatch.setenv(team_address.STORE_ENV, address.display)
+    # Nothing remembered: the dialog asks (a person types the password and presses Enter).
+    driver = Driver(lambda d: (qtbot.keyClicks(d.password, PASSWORD), _click_ok(qtbot, d)))
+    started = app_mod.start_store(app_paths)
+    assert driver.check() == ["team_unlock_dialog"]
+    assert started is not None and started.store.role is Role.REVIEW
+    assert started.data_key is None and started.address == address
+    started.store.close()
+    # Remembered: no dialog at all.
+    team_address.remember_password(address, PASSWORD)
+    started = app_mod.start_store(app_paths)
+    assert started is not None and started.store.user == address.user
+    started.store.close()
+    # A remembered password the server now refuses: the dialog says so and asks.
+    team_address.remember_password(address, "an old password nobody uses")
+    driver = Driver(lambda d: d.reject())
+    assert app_mod.start_store(app_paths) is None
+    assert driver.check() == ["team_unlock_dialog"]
+
+
+def test_the_idle_lock_asks_the_database_password_again(qtbot, team_db: TeamDb, app_paths) -> None:
+    store = team_db.open(Role.ENTRY, app_paths)
+    address = team_db.address(Role.ENTRY)
+    window = MainWindow(store, app_paths, "", unlock=team_relock_prompt(app_paths, address, None))
+    qtbot.addWidget(window)
+    window.show()
+    said: list[str] = []
+
+    def unlock(dialog: TeamUnlockDialog) -> None:
+        assert dialog.relock and address.user in dialog.intro.text()
+        qtbot.keyClicks(dialog.password, "wrong wrong wrong")
+        _click_ok(qtbot, dialog)
+        said.append(dialog.error.text())
+        assert dialog.isVisible()
+        qtbot.keyClicks(dialog.password, PASSWORD)
+        _click_ok(qtbot, dialog)
+
+    driver = Driver(unlock)
+    window.lock(idle=True)
+    assert window.is_locked
+    assert address.user in window.locked.text() and "database password" in window.locked.text()
+    qtbot.waitUntil(lambda: not window.is_locked, timeout=10_000)
+    assert driver.check() == ["team_unlock_dialog"]
+    assert said and "Please try again" in said[0]
+    assert store.user == address.user  # still the signed-in person
+
+
+def test_the_wizard_joins_the_team_database(
+    qtbot, team_db: TeamDb, app_paths, memory_keyring: MemoryKeyring
+) -> None:
+    wizard = SetupWizard(app_paths)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.mouseClick(wizard.service_page.join, Qt.MouseButton.LeftButton)
+    assert wizard.currentPage() is wizard.join_page
+    fields = wizard.join_page.fields
+    database = team_db.database
+    # Nothing answers on that port: said in a sentence, nothing kept.
+    qtbot.keyClicks(fields.address, f"postgresql://127.0.0.1:1/{database.name}")
+    qtbot.keyClicks(fields.user, team_db.users[Role.ENTRY])
+    qtbot.keyClicks(fields.password, PASSWORD)
+    qtbot.mouseClick(fields.test_button, Qt.MouseButton.LeftButton)
+    assert "nothing answers" in fields.result.text()
+    # The right address, a wrong password: refused.
+    fields.address.clear()
+    qtbot.keyClicks(
+        fields.address, f"postgresql://127.0.0.1:{database.cluster.port}/{database.name}"
+    )
+    fields.password.clear()
+    qtbot.keyClicks(fields.password, "a wrong password here")
+    qtbot.mouseClick(fields.test_button, Qt.MouseButton.LeftButton)
+    assert "password" in fields.result.text().lower()
+    assert "Connected" not in fields.result.text()
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    qtbot.mouseClick(finish, Qt.MouseButton.LeftButton)
+    assert wizard.store is None and wizard.currentPage() is wizard.join_page
+    # The right password: Test says who is signed in; Finish joins and keeps the choice.
+    fields.password.clear()
+    qtbot.keyClicks(fields.password, PASSWORD)
+    qtbot.mouseClick(fields.test_button, Qt.MouseButton.LeftButton)
+    assert "Connected" in fields.result.text() and team_db.users[Role.ENTRY] in fields.result.text()
+    qtbot.mouseClick(fields.remember, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(finish, Qt.MouseButton.LeftButton)
+    assert wizard.store is not None
+    try:
+        assert wizard.store.is_team and wizard.store.role is Role.ENTRY
+        chosen = team_address.chosen_address(app_paths)
+        assert chosen is not None and chosen.address == team_db.address(Role.ENTRY)
+        assert team_address.remembered_password(chosen.address) == PASSWORD
+        assert not wizard.isVisible()
+    finally:
+        wizard.store.close()
+    # No password in any file of ours, and no local store was made.
+    assert _files_hold(app_paths.config_dir, PASSWORD) == []
+    assert not app_paths.key_file.exists()
+
+
+def test_this_computers_settings_switch_between_the_team_and_the_own_store(
+    qtbot, app_paths
+) -> None:
+    dialog = ThisComputerDialog(app_paths)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fields = dialog.fields
+    # A password typed into the address is never kept.
+    qtbot.keyClicks(fields.address, "postgresql://jsmith:secret-pass@db.trust.example/fls")
+    ca = app_paths.config_dir.parent / "trust-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    qtbot.keyClicks(fields.ca_file, str(ca))
+    dialog.save()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    saved = app_settings.read_pc_settings(app_paths.config_dir)
+    assert saved["store_address"] == "postgresql://jsmith@db.trust.example/fls"
+    assert saved["team_ca_file"] == str(ca)
+    assert _files_hold(app_paths.config_dir, "secret-pass") == []
+    # A bad address is said, and nothing changes.
+    again = ThisComputerDialog(app_paths)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.fields.address.text() == saved["store_address"]
+    again.fields.address.clear()
+    qtbot.keyClicks(again.fields.address, "mysql://db/fls")
+    again.save()
+    assert again.isVisible() and "postgresql://" in again.fields.result.text()
+    # Emptied: this computer's own store again.
+    again.fields.address.clear()
+    again.save()
+    assert team_address.chosen_address(app_paths) is None

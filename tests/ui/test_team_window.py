@@ -1,0 +1,171 @@
+"""The main window on a team database: it names the database and who is signed in, shows a
+review user no editing action at all (and an entry user none of the administrator's), and its
+patient list and worklist catch up with what other PCs save, keeping the selection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
+
+from flsdesk.store.roles import Role
+from flsdesk.store.store import Store
+from flsdesk_ui.form import autosave
+from flsdesk_ui.form.window import RecordWindow
+from flsdesk_ui.main_window import MainWindow
+from tests.helpers.team_ui import PASSWORD, TeamDb, team_db_fixture  # noqa: F401  (fixture)
+
+RECORD = {
+    "1.01": "9434765919",
+    "name": "Margaret Ashworth",
+    "1.02": "1950-03-02",
+    "1.03": "Female",
+    "1.11": "Wrist",
+}
+
+
+def _window(qtbot, store: Store, paths) -> MainWindow:  # type: ignore[no-untyped-def]
+    window = MainWindow(store, paths, "")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    return window
+
+
+def _menu_texts(window: MainWindow) -> set[str]:
+    return {
+        action.text()
+        for menu in window.menuBar().actions()
+        for action in menu.menu().actions()
+        if action.isVisible() and not action.isSeparator()
+    }
+
+
+def _toolbar_texts(window: MainWindow) -> set[str]:
+    return {a.text() for a in window.toolbar.actions() if a.isVisible() and not a.isSeparator()}
+
+
+EDITING = {"New record", "New fracture for this patient"}
+ADMINISTERING = {"Delete…", "Export for FLS-DB", "Import…", "National Data Opt-out…", "Settings…"}
+
+
+def test_the_review_window_offers_nothing_that_changes_records(
+    qtbot, team_db: TeamDb, app_paths
+) -> None:
+    admin = team_db.open(Role.ADMIN, app_paths)
+    record_id = admin.new_record(
+        {**RECORD, "1.09": (admin.today() - timedelta(days=90)).isoformat()}
+    )
+    store = team_db.open(Role.REVIEW, app_paths)
+    window = _window(qtbot, store, app_paths)
+
+    shown = _menu_texts(window) | _toolbar_texts(window)
+    assert not shown & (EDITING | ADMINISTERING), shown & (EDITING | ADMINISTERING)
+    assert {"Find", "Open", "Audit trail", "Follow-ups", "Lock now"} <= shown
+    window.show_page("followups")
+    for button in (
+        window.followups.log_button,
+        window.followups.end_button,
+        window.deleted.restore,
+        window.outbox.upload_button,
+        window.outbox.mark_button,
+        window.outbox.discard_button,
+    ):
+        assert not button.isVisible(), button.objectName()
+    assert window.followups.model.rowCount() == 1  # the worklist itself is there to read
+
+    # Ctrl+N (a hidden action's shortcut) opens nothing; selecting a row enables no delete.
+    window.show_page("patients")
+    window.patients.view.setFocus()
+    window.patients.view.selectRow(0)
+    assert not window.act_delete.isEnabled()
+    qtbot.keyClick(window.patients.view, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.open_windows == []
+
+    # The record opens to read; typing into it changes nothing.
+    qtbot.keyClick(window.patients.view, Qt.Key.Key_Return)
+    forms = [w for w in window.open_windows if isinstance(w, RecordWindow)]
+    assert [f.record_id for f in forms] == [record_id]
+    form = forms[0]
+    qtbot.addWidget(form)
+    qtbot.waitUntil(lambda: form.fully_built, timeout=3000)
+    assert form._autosave.state == autosave.VIEW_ONLY
+    assert form.indicator.text() == "Read only"
+    assert "review role" in form.banner.text()
+    name = form.findChild(QLineEdit, "local_name")
+    assert name is not None and name.isReadOnly()
+    qtbot.keyClicks(name, "Smith")
+    qtbot.keyClick(name, Qt.Key.Key_Tab)
+    assert not form.pending
+    assert store.load(record_id).answers["name"] == "Margaret Ashworth"
+    assert store.load(record_id).version == 1
+    form.close()
+
+
+def test_the_entry_window_edits_records_but_offers_no_administration(
+    qtbot, team_db: TeamDb, app_paths
+) -> None:
+    store = team_db.open(Role.ENTRY, app_paths)
+    window = _window(qtbot, store, app_paths)
+    shown = _menu_texts(window) | _toolbar_texts(window)
+    assert shown >= EDITING
+    assert not shown & ADMINISTERING
+    assert window.followups.log_button.isVisibleTo(window.followups)
+    assert not window.outbox.upload_button.isVisibleTo(window.outbox)
+    # The administrator sees everything.
+    admin_window = _window(qtbot, team_db.open(Role.ADMIN, app_paths), app_paths)
+    assert _menu_texts(admin_window) | _toolbar_texts(admin_window) >= EDITING | ADMINISTERING
+
+
+def test_the_title_and_status_bar_name_the_database_and_the_person_never_the_password(
+    qtbot, team_db: TeamDb, app_paths
+) -> None:
+    store = team_db.open(Role.ENTRY, app_paths)
+    window = _window(qtbot, store, app_paths)
+    user = team_db.users[Role.ENTRY]
+    address = team_db.address(Role.ENTRY).display
+    assert address in window.windowTitle()
+    assert f"{user} (entry)" in window.windowTitle()
+    status = window.findChild(QWidget, "status_team")
+    assert status.isVisible()
+    assert f"signed in as {user}" in status.text() and address in status.text()
+    assert PASSWORD not in window.windowTitle() + status.text()
+
+
+def test_the_lists_follow_what_another_pc_saves_and_keep_the_selection(
+    qtbot, team_db: TeamDb, app_paths
+) -> None:
+    store = team_db.open(Role.ENTRY, app_paths)
+    first = store.new_record({**RECORD, "1.09": "2025-01-10"})
+    window = _window(qtbot, store, app_paths)
+    view = window.patients.view
+    view.selectRow(window.patients.model.row_of(first))
+    assert window.followups.model.rowCount() == 0
+    assert window.watcher.poll() is False  # nothing changed yet: nothing re-read
+
+    # Another PC (another process, another person) enters a patient due a follow-up today.
+    due = (store.today() - timedelta(days=90)).isoformat()
+    printed = team_db.run_elsewhere(
+        Role.ENTRY,
+        app_paths,
+        f"""
+        answers = {{"1.01": "4010232137", "name": "Olive Ncube", "1.02": "1948-06-01",
+                    "1.03": "Female", "1.11": "Wrist", "1.09": "{due}"}}
+        print(store.new_record(answers))
+        """,
+    )
+    second = int(printed.strip())
+    assert window.patients.model.row_of(second) == -1  # not shown until the poll
+    assert window.watcher.poll() is True
+    assert window.patients.model.row_of(second) >= 0
+    assert window.patients.selected_id() == first  # the selection stayed where it was
+    assert [r.record_id for r in window.followups.model.rows] == [second]
+
+    # The window's own timer does the same by itself, within seconds.
+    team_db.run_elsewhere(Role.ADMIN, app_paths, f"store.delete({second}, 'Duplicate')")
+    qtbot.waitUntil(lambda: window.patients.model.row_of(second) == -1, timeout=15_000)
+    assert window.patients.selected_id() == first
+    assert window.followups.model.rowCount() == 0
