@@ -17,6 +17,9 @@ from flsdesk.store.errors import StoreError
 log = logging.getLogger("ui.refresh")
 
 POLL_MS = 2000  # "at most a few seconds behind" (issue 14), at a few ms of work per poll
+# While the server is away each poll waits for the connection's timeout on the GUI thread: ask
+# far less often until it answers again.
+AWAY_POLL_MS = 15_000
 
 
 class ChangeWatcher(QObject):
@@ -42,6 +45,7 @@ class ChangeWatcher(QObject):
         self._token = token
         self._last: str | None = None
         self._failing = False
+        self.interval_ms = interval_ms
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.poll)
@@ -67,11 +71,13 @@ class ChangeWatcher(QObject):
         except StoreError as exc:
             if not self._failing:
                 self._failing = True
+                self.timer.setInterval(max(self.interval_ms, AWAY_POLL_MS))
                 log.warning("change poll failed: %s", type(exc).__name__)
                 self.unreachable.emit(str(exc))
             return False
         if self._failing:
             self._failing = False
+            self.timer.setInterval(self.interval_ms)
             log.info("change poll works again")
             self.reachable.emit()
         if now == self._last:

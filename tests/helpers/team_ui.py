@@ -87,7 +87,7 @@ def set_up(database: PgDatabase) -> TeamDb:
     url = database.admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = sqlalchemy.create_engine(url)
     try:
-        users = {role: f"{database.name}_{role.value}" for role in Role}
+        users = {role: f"u_{role.value}_{database.name}" for role in Role}
         team.init_team(
             engine,
             users[Role.ADMIN],

@@ -143,7 +143,9 @@ def test_the_wizard_joins_the_team_database(
     qtbot.keyClicks(fields.password, PASSWORD)
     qtbot.mouseClick(fields.test_button, Qt.MouseButton.LeftButton)
     assert "Connected" in fields.result.text() and team_db.users[Role.ENTRY] in fields.result.text()
-    qtbot.mouseClick(fields.remember, Qt.MouseButton.LeftButton)
+    fields.remember.setFocus()
+    qtbot.keyClick(fields.remember, Qt.Key.Key_Space)
+    assert fields.remember.isChecked()
     qtbot.mouseClick(finish, Qt.MouseButton.LeftButton)
     assert wizard.store is not None
     try:

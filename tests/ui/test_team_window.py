@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
@@ -14,6 +15,8 @@ from flsdesk.store.store import Store
 from flsdesk_ui.form import autosave
 from flsdesk_ui.form.window import RecordWindow
 from flsdesk_ui.main_window import MainWindow
+from flsdesk_ui.refresh import AWAY_POLL_MS, POLL_MS
+from tests.helpers.pg import PgCluster
 from tests.helpers.team_ui import PASSWORD, TeamDb, team_db_fixture  # noqa: F401  (fixture)
 
 RECORD = {
@@ -169,3 +172,26 @@ def test_the_lists_follow_what_another_pc_saves_and_keep_the_selection(
     qtbot.waitUntil(lambda: window.patients.model.row_of(second) == -1, timeout=15_000)
     assert window.patients.selected_id() == first
     assert window.followups.model.rowCount() == 0
+
+
+@pytest.mark.slow
+def test_the_status_bar_says_when_the_team_database_cannot_be_reached(
+    qtbot, team_db: TeamDb, pg_cluster: PgCluster, app_paths
+) -> None:
+    store = team_db.open(Role.ENTRY, app_paths)
+    window = _window(qtbot, store, app_paths)
+    status = window.team_status
+    pg_cluster.stop()
+    try:
+        assert window.watcher.poll() is False
+        assert "cannot be reached" in status.text()
+        assert window.watcher.timer.interval() == AWAY_POLL_MS  # asks less often meanwhile
+    finally:
+        pg_cluster.pg_ctl_start()
+    printed = team_db.run_elsewhere(
+        Role.ENTRY, app_paths, f"print(store.new_record({{**{RECORD!r}, '1.09': '2025-01-10'}}))"
+    )
+    assert window.watcher.poll() is True
+    assert window.patients.model.row_of(int(printed.strip())) >= 0
+    assert "signed in as" in status.text()
+    assert window.watcher.timer.interval() == POLL_MS
