@@ -62,8 +62,12 @@ class StoreQueries:
     # -- about -----------------------------------------------------------------------------
 
     def component_versions(self) -> dict[str, str]:
-        """SQLAlchemy's version and the store's SQLCipher version, for Help → About."""
+        """SQLAlchemy's version and the store's SQLCipher version (a team database: its
+        server's PostgreSQL version), for Help → About."""
         with self._store.engine.connect() as conn:
+            if self._store.is_team:
+                server = conn.exec_driver_sql("SHOW server_version").scalar()
+                return {"SQLAlchemy": sqlalchemy.__version__, "PostgreSQL": str(server)}
             cipher = conn.exec_driver_sql("PRAGMA cipher_version").scalar()
         return {"SQLAlchemy": sqlalchemy.__version__, "SQLCipher": str(cipher)}
 

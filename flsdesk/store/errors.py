@@ -36,3 +36,30 @@ class KeyringUnavailable(StoreError):
 
     Reported to the user (the app then asks for the passphrase each time); not fatal by itself.
     """
+
+
+# -- the team database (PostgreSQL) ------------------------------------------------------------
+# Messages name the server by its address without the password (StoreAddress.display).
+
+
+class SignInRefused(StoreError):
+    """The server refused the sign-in: wrong password, no such account, or not allowed in."""
+
+
+class ServerUnreachable(StoreError):
+    """The server cannot be reached, or the connection was lost (the transaction under way was
+    rolled back by the server: nothing of it was saved)."""
+
+
+class CertificateRefused(StoreError):
+    """The encrypted connection could not be set up: no CA file, an unreadable one, or a server
+    certificate that it does not vouch for (or that names another host)."""
+
+
+class NotAllowed(StoreError):
+    """The signed-in person's role does not allow this (checked by the Store before the server
+    would refuse it, and the server's own refusal is reported the same way)."""
+
+
+class StoreBusy(StoreError):
+    """Another PC held the store's write lock for too long; nothing was changed, try again."""

@@ -8,6 +8,12 @@ through SQLite's backup API (a file copy of a live WAL database can be torn).
 The steps are frozen SQL: once released, a step never changes. ``models.py`` describes the result;
 ``tests/store/test_migrations.py`` checks that the two agree, and that every released fixture
 database in ``tests/fixtures/`` migrates with its records intact.
+
+A team database (PostgreSQL) has no history before team mode: ``team_schema.create_schema``
+builds it whole from the models at step ``PG_BASELINE`` and records that number in ``meta``
+(key ``schema_version``; PostgreSQL has no header field). Every later step must carry its
+PostgreSQL form (``run_pg``), run the same way: one transaction per step, with the number, under
+the store's advisory write lock so two PCs opening at once never both migrate.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+from sqlalchemy import Connection
+from sqlalchemy import text as sql_text
 
 from flsdesk import __version__
-from flsdesk.store.errors import NewerSchema, StoreDamaged
+from flsdesk.store.errors import NewerSchema, NoStore, StoreDamaged, StoreError
 
 log = logging.getLogger("flsdesk.store")
 
@@ -32,6 +40,9 @@ class Step:
     number: int  # the schema version the database has once this step is done
     description: str
     run: Callable[[Any], None]  # receives the DB-API connection, inside the step's transaction
+    # The same change on a team database (a SQLAlchemy Connection, inside the step's
+    # transaction); None only for steps up to PG_BASELINE, which a team database never runs.
+    run_pg: Callable[[Connection], None] | None = None
 
 
 def _statements(*statements: str) -> Callable[[Any], None]:
@@ -264,6 +275,13 @@ STEPS: tuple[Step, ...] = (
 )
 
 CURRENT_SCHEMA = STEPS[-1].number
+# The step a team database is created at (from the models, see team_schema.py).
+PG_BASELINE = 5
+# meta key holding a team database's schema number
+PG_VERSION_KEY = "schema_version"
+# pg_advisory_xact_lock key of "the store's writer": every write transaction on a team database
+# takes it (Store._writing), migrations too. An arbitrary constant, the same on every PC.
+PG_WRITE_LOCK = 0x464C5344  # "FLSD"
 
 
 def schema_version(conn: Any) -> int:
@@ -285,6 +303,62 @@ def check_not_newer(version: int, steps: Sequence[Step] | None = None) -> None:
         )
 
 
+def pg_schema_version(conn: Connection) -> int:
+    """A team database's schema number; NoStore when it holds no flsdesk tables at all."""
+    if conn.scalar(sql_text("SELECT to_regclass('meta')")) is None:
+        raise NoStore(
+            "The team database has no flsdesk tables yet: its administrator creates them with "
+            "'flsdesk team init'."
+        )
+    value = conn.scalar(sql_text("SELECT value FROM meta WHERE key = :k"), {"k": PG_VERSION_KEY})
+    if value is None:
+        raise StoreDamaged("The team database is not an flsdesk store (no schema version).")
+    return int(value)
+
+
+def record_pg_step(conn: Connection, number: int, stamp: datetime) -> None:
+    """Write a team database's schema number (and when, by which version) in the caller's
+    transaction."""
+    rows = {
+        PG_VERSION_KEY: str(int(number)),
+        f"schema_{number}_at": f"{stamp.isoformat()} flsdesk {__version__}",
+    }
+    for key, value in rows.items():
+        conn.execute(
+            sql_text(
+                "INSERT INTO meta (key, value) VALUES (:k, :v) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+            ),
+            {"k": key, "v": value},
+        )
+
+
+def _migrate_pg(
+    engine: sqlalchemy.Engine, steps: Sequence[Step], clock: Callable[[], datetime]
+) -> int:
+    with engine.connect() as conn:
+        start = pg_schema_version(conn)
+        conn.rollback()
+        check_not_newer(start, steps)
+        for step in steps:
+            if step.number <= start:
+                continue
+            with conn.begin():
+                conn.execute(sql_text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
+                # Another PC may have run it while this one waited for the lock.
+                if pg_schema_version(conn) >= step.number:
+                    continue
+                if step.run_pg is None:
+                    raise StoreError(
+                        f"Schema step {step.number} has no PostgreSQL form; this version of "
+                        "flsdesk cannot upgrade the team database."
+                    )
+                step.run_pg(conn)
+                record_pg_step(conn, step.number, clock())
+            log.info("team database schema migrated to %d (%s)", step.number, step.description)
+        return start
+
+
 def migrate(
     engine: sqlalchemy.Engine,
     backup: Callable[[int], Path | None] | None = None,
@@ -302,6 +376,9 @@ def migrate(
     if numbers != list(range(1, len(steps) + 1)):
         raise ValueError("migration steps must be numbered 1, 2, 3… without gaps")
     clock = now or (lambda: datetime.now(UTC))
+    if engine.dialect.name == "postgresql":
+        # No file to copy: the server's own backups are the DBA's (README, team section).
+        return _migrate_pg(engine, steps, clock)
     raw = engine.raw_connection()
     try:
         conn: Any = raw.driver_connection

@@ -26,6 +26,23 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
+
+
+def _str(length: int, collation: str | None = None) -> TypeEngine[str]:
+    """VARCHAR(n) on SQLite (which never enforces n), unbounded VARCHAR on PostgreSQL: the
+    derived columns hold what people typed, and a server refusing a long name would refuse a
+    save the local store takes. NOCASE is SQLite's; on PostgreSQL the patient list searches
+    with ILIKE and sorts on lower() instead (flsdesk/patient_list.py)."""
+    return String(length, collation=collation).with_variant(String(), "postgresql")
+
+
+# Partial indexes, the same predicate on both engines.
+_LIVE = {"sqlite_where": text("deleted_at IS NULL"), "postgresql_where": text("deleted_at IS NULL")}
+_DELETED = {
+    "sqlite_where": text("deleted_at IS NOT NULL"),
+    "postgresql_where": text("deleted_at IS NOT NULL"),
+}
 
 
 class Base(DeclarativeBase):
@@ -37,21 +54,21 @@ class Record(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stable across backups, restores and machines; the integer id is only local.
-    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    uuid: Mapped[str] = mapped_column(_str(36), unique=True)
     answers: Mapped[str] = mapped_column(Text)  # JSON object, see docs/internal-contracts.md
-    dataset_id: Mapped[str] = mapped_column(String(64))  # the definition it was evaluated under
+    dataset_id: Mapped[str] = mapped_column(_str(64))  # the definition it was evaluated under
 
     # Derived at every save from the rules' Evaluation (effective answers: hidden ones are absent).
-    nhs_number: Mapped[str | None] = mapped_column(String(16))
+    nhs_number: Mapped[str | None] = mapped_column(_str(16))
     diagnosed: Mapped[date | None] = mapped_column(Date)
     date_of_birth: Mapped[date | None] = mapped_column(Date)
-    gender: Mapped[str | None] = mapped_column(String(40))
-    site: Mapped[str | None] = mapped_column(String(80))
+    gender: Mapped[str | None] = mapped_column(_str(40))
+    site: Mapped[str | None] = mapped_column(_str(80))
     # NOCASE so that a prefix search (LIKE 'smi%') can use the index.
-    name: Mapped[str | None] = mapped_column(String(200, collation="NOCASE"))
-    hospital_number: Mapped[str | None] = mapped_column(String(40, collation="NOCASE"))
-    match_key: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(_str(200, "NOCASE"))
+    hospital_number: Mapped[str | None] = mapped_column(_str(40, "NOCASE"))
+    match_key: Mapped[str | None] = mapped_column(_str(200))
+    status: Mapped[str] = mapped_column(_str(20))
     has_errors: Mapped[bool] = mapped_column(Boolean)
     missing_count: Mapped[int] = mapped_column(Integer)
     followup_applies: Mapped[bool] = mapped_column(Boolean)
@@ -60,20 +77,20 @@ class Record(Base):
     followup_ended: Mapped[bool] = mapped_column(Boolean)
     # The recommended bone therapy labels joined by ";" in definition order, and whether any is
     # a drug (KPIs 7, 10, 11 count on it).
-    bone_therapy: Mapped[str | None] = mapped_column(String(400))
+    bone_therapy: Mapped[str | None] = mapped_column(_str(400))
     bone_therapy_drug: Mapped[bool] = mapped_column(Boolean)
     # Status can change with the calendar alone (6.01 becomes required from day 113): the day of
     # the last evaluation tells the start-up refresh which rows may be stale.
     evaluated_on: Mapped[date] = mapped_column(Date)
 
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
-    deleted_reason: Mapped[str | None] = mapped_column(String(40))
+    deleted_reason: Mapped[str | None] = mapped_column(_str(40))
     deleted_note: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    created_by: Mapped[str] = mapped_column(String(120))
+    created_by: Mapped[str] = mapped_column(_str(120))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_by: Mapped[str] = mapped_column(_str(120))
     # Bumped by every write of the record (save, import, delete, restore): a save states the
     # version it was based on, and one based on an older version is merged, never written over
     # someone else's answers (Store.save_versioned). Last, as ALTER TABLE added it (schema 5).
@@ -84,11 +101,11 @@ class Record(Base):
         Index("ix_records_diagnosed", "diagnosed"),
         # Partial: only live records count as duplicates, and the duplicate queries then read
         # the index alone.
-        Index("ix_records_match_key", "match_key", sqlite_where=text("deleted_at IS NULL")),
+        Index("ix_records_match_key", "match_key", **_LIVE),
         Index("ix_records_status", "status"),
         # Partial: for the deleted view and the purge only. A full index on a column that is
         # NULL in almost every row would tempt the planner away from the selective ones.
-        Index("ix_records_deleted_at", "deleted_at", sqlite_where=text("deleted_at IS NOT NULL")),
+        Index("ix_records_deleted_at", "deleted_at", **_DELETED),
         Index("ix_records_name", "name"),
         Index("ix_records_hospital_number", "hospital_number"),
         # The start-up refresh looks for rows evaluated before today without a full scan.
@@ -103,14 +120,14 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime)
-    user: Mapped[str] = mapped_column(String(120))
+    user: Mapped[str] = mapped_column(_str(120))
     # No foreign key: the purge entry must outlive the record it describes.
     record_id: Mapped[int | None] = mapped_column(Integer)
-    question: Mapped[str | None] = mapped_column(String(64))
+    question: Mapped[str | None] = mapped_column(_str(64))
     old_value: Mapped[str | None] = mapped_column(Text)  # JSON
     new_value: Mapped[str | None] = mapped_column(Text)  # JSON
     reason: Mapped[str | None] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(_str(16))
 
     __table_args__ = (Index("ix_audit_record_id", "record_id"),)
 
@@ -120,7 +137,7 @@ class Setting(Base):
 
     __tablename__ = "settings"
 
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(_str(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # JSON
 
 
@@ -133,7 +150,7 @@ class Meta(Base):
 
     __tablename__ = "meta"
 
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(_str(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
 
 
@@ -148,12 +165,12 @@ class CallAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     record_id: Mapped[int] = mapped_column(Integer, ForeignKey("records.id", ondelete="CASCADE"))
-    window_id: Mapped[str] = mapped_column(String(32))  # the definition's follow-up window id
+    window_id: Mapped[str] = mapped_column(_str(32))  # the definition's follow-up window id
     called_on: Mapped[date] = mapped_column(Date)
-    outcome: Mapped[str] = mapped_column(String(40))  # flsdesk.followups.OUTCOMES
+    outcome: Mapped[str] = mapped_column(_str(40))  # flsdesk.followups.OUTCOMES
     try_again_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    created_by: Mapped[str] = mapped_column(String(120))  # who, as the audit trail names them
+    created_by: Mapped[str] = mapped_column(_str(120))  # who, as the audit trail names them
 
     __table_args__ = (Index("ix_call_attempts_record_window", "record_id", "window_id"),)
 
@@ -168,15 +185,15 @@ class ExportBatch(Base):
     __tablename__ = "export_batches"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # export order, 1, 2, 3…
-    batch_id: Mapped[str] = mapped_column(String(36), unique=True)
+    batch_id: Mapped[str] = mapped_column(_str(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    created_by: Mapped[str] = mapped_column(String(120))
-    scope: Mapped[str] = mapped_column(String(40))  # since-last, month:YYYY-MM, all, external
-    profile: Mapped[str] = mapped_column(String(80))
+    created_by: Mapped[str] = mapped_column(_str(120))
+    scope: Mapped[str] = mapped_column(_str(40))  # since-last, month:YYYY-MM, all, external
+    profile: Mapped[str] = mapped_column(_str(80))
     file_path: Mapped[str] = mapped_column(Text)
-    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_sha256: Mapped[str] = mapped_column(_str(64))
     record_count: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(_str(16))
     state_at: Mapped[datetime] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer)
     receipt: Mapped[str | None] = mapped_column(Text)
@@ -201,8 +218,8 @@ class ExportRow(Base):
     batch_seq: Mapped[int] = mapped_column(
         Integer, ForeignKey("export_batches.seq", ondelete="CASCADE"), primary_key=True
     )
-    kind: Mapped[str] = mapped_column(String(8))
-    row_hash: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(_str(8))
+    row_hash: Mapped[str | None] = mapped_column(_str(64))
 
 
 class OptoutList(Base):
@@ -213,7 +230,7 @@ class OptoutList(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    created_by: Mapped[str] = mapped_column(String(120))
+    created_by: Mapped[str] = mapped_column(_str(120))
     nhs_numbers: Mapped[str] = mapped_column(Text)  # JSON list
     result_read_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -230,7 +247,7 @@ Index(
     Record.followup_ended,
     Record.fu16_closed,
     Record.diagnosed,
-    sqlite_where=text("deleted_at IS NULL"),
+    **_LIVE,
 )
 Index(
     "ix_records_fu52_open",
@@ -238,7 +255,7 @@ Index(
     Record.followup_ended,
     Record.fu52_closed,
     Record.diagnosed,
-    sqlite_where=text("deleted_at IS NULL"),
+    **_LIVE,
 )
 
 # The patient list (flsdesk/patient_list.py) searches, filters and sorts on these columns only.
@@ -257,7 +274,7 @@ Index(
     Record.date_of_birth,
     Record.site,
     Record.missing_count,
-    sqlite_where=text("deleted_at IS NULL"),
+    **_LIVE,
 )
 
 
@@ -275,6 +292,6 @@ class ExportRowCache(Base):
     )
     answers_sha: Mapped[bytes] = mapped_column(LargeBinary)
     row_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: cannot be encoded
-    row_hash: Mapped[str | None] = mapped_column(String(64))
-    optout_state: Mapped[str] = mapped_column(String(16))
+    row_hash: Mapped[str | None] = mapped_column(_str(64))
+    optout_state: Mapped[str] = mapped_column(_str(16))
     sort_key: Mapped[str] = mapped_column(Text)

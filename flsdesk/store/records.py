@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, select
+from sqlalchemy import Connection, Table, and_, func, select, text
 
 from flsdesk import conditions as cond
 from flsdesk.dataset import Definition, DefinitionSet, parse_iso_date
@@ -163,6 +163,30 @@ class DuplicatePair:
     first: int  # the lower id
     second: int
     match_key: str
+
+
+def reserve_record_ids(conn: Connection, count: int) -> list[int]:
+    """Ids for ``count`` new records, to be inserted with them (bulk insert, import), inside the
+    caller's write transaction.
+
+    SQLite: the next ids after the highest (the write lock keeps them free until the commit).
+    PostgreSQL: taken from the id sequence, so that the rows inserted with an explicit id never
+    collide with the next plain insert; a rolled-back import leaves a gap in the ids, no more.
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(
+            conn.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('records', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            )
+        )
+    next_id = int(conn.scalar(select(func.max(records_table.c.id))) or 0) + 1
+    return list(range(next_id, next_id + count))
 
 
 def dump_json(value: Any) -> str:

@@ -10,7 +10,7 @@ import json
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 from flsdesk.store.models import Setting
 from flsdesk.store.records import dump_json
@@ -36,6 +36,8 @@ def set_(conn: Connection, key: str, value: Any) -> None:
         conn.execute(t.delete().where(t.c.key == key))
         return
     encoded = dump_json(value)
+    # Both engines spell the upsert alike, each through its own dialect's insert.
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(t).values(key=key, value=encoded)
     conn.execute(stmt.on_conflict_do_update(index_elements=[t.c.key], set_={"value": encoded}))
 

@@ -2,6 +2,12 @@
 
 Every save evaluates the record with the rules, then writes its answers, the columns derived from
 the evaluation and its audit entries in one transaction: either all of it is on disk or none.
+
+Two engines behind one API: the encrypted single-PC store (SQLCipher, ``Store.open``/``create``)
+and a team database on a PostgreSQL server (``Store.open_team``). On the server, every write
+transaction takes one advisory lock first (``migrations.PG_WRITE_LOCK``), so writes from all PCs
+are serialised exactly as SQLite's BEGIN IMMEDIATE serialises processes, and the rights of the
+signed-in person's role (``store.role``) are checked here before the server would refuse.
 A duplicate match key never refuses a save; it is an error on both records, kept true by
 re-evaluating the records that share the old or the new key whenever a record's key changes, and
 whenever a record is deleted, restored or created.
@@ -21,10 +27,9 @@ from types import TracebackType
 from typing import Any, cast
 
 import sqlalchemy
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import aliased
 
-from flsdesk import __version__
 from flsdesk.dataset import DefinitionSet, load_definitions
 from flsdesk.paths import AppPaths, make_private_dir
 from flsdesk.rules import Evaluation
@@ -34,10 +39,11 @@ from flsdesk.store import settings as settings_mod
 from flsdesk.store.backup import SUFFIX as BACKUP_SUFFIX
 from flsdesk.store.backup import restore_hint, snapshot
 from flsdesk.store.engine import connect, create_engine
-from flsdesk.store.errors import NoStore, StoreDamaged, StoreError, WrongKey
+from flsdesk.store.errors import NoStore, NotAllowed, StoreDamaged, StoreError, WrongKey
 from flsdesk.store.lock import StoreLock
-from flsdesk.store.migrations import migrate
-from flsdesk.store.models import Meta, Record
+from flsdesk.store.migrations import PG_WRITE_LOCK, migrate
+from flsdesk.store.models import AuditEntry, CallAttempt, ExportBatch, Meta, Record
+from flsdesk.store.pg import Address, create_pg_engine
 from flsdesk.store.records import (
     RETENTION_DAYS,
     BatchHooks,
@@ -55,9 +61,12 @@ from flsdesk.store.records import (
     dump_json,
     normalise_answers,
     records_table,
+    reserve_record_ids,
     three_way,
 )
 from flsdesk.store.rederive import Progress, Rederived
+from flsdesk.store.roles import Role, group_role
+from flsdesk.store.team_schema import new_store_rows
 
 log = logging.getLogger("flsdesk.store")
 meta_table = cast(Table, Meta.__table__)
@@ -115,8 +124,33 @@ def _backup_before_migration(
     return run
 
 
+def _role_of(conn: Connection) -> tuple[str, Role | None]:
+    """The signed-in account and the highest of the database's three roles it is a member of
+    (a superuser is a member of every role: the DBA counts as an admin)."""
+    database = str(conn.scalar(text("SELECT current_database()")))
+    account = str(conn.scalar(text("SELECT session_user")))
+    names = {group_role(database, role): role for role in Role}
+    # By oid: pg_has_role() with the name of a role that does not exist would be an error.
+    held = conn.execute(
+        text(
+            "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(:names) "
+            "AND pg_has_role(session_user, oid, 'MEMBER')"
+        ),
+        {"names": list(names)},
+    ).scalars()
+    roles = {names[name] for name in held}
+    for role in (Role.ADMIN, Role.ENTRY, Role.REVIEW):
+        if role in roles:
+            return account, role
+    return account, None
+
+
+_ROLE_NEEDED = {Role.ENTRY: "the entry or admin role", Role.ADMIN: "the admin role"}
+
+
 class Store:
-    """One open store. Not for use by two processes at once (the lock sees to that)."""
+    """One open store. On the local engine not for use by two processes at once (the lock sees
+    to that); a team database is shared by every PC of the service."""
 
     def __init__(
         self,
@@ -126,6 +160,9 @@ class Store:
         definitions: DefinitionSet,
         clock: Clock,
         lock: StoreLock | None = None,
+        *,
+        role: Role = Role.ADMIN,
+        address_display: str | None = None,
     ) -> None:
         self.paths = paths
         self.engine = engine
@@ -133,6 +170,13 @@ class Store:
         self.definitions = definitions
         self._clock = clock
         self._lock = lock
+        # The local store has one person with every right; a team database's role is the
+        # signed-in account's (open_team).
+        self.role = role
+        self.is_team = engine.dialect.name == "postgresql"
+        # Where the store is, for people and logs: the data folder, or the server's address
+        # without its password.
+        self.address_display = address_display or str(paths.data_dir)
         # One writer at a time inside this process (GUI thread and workers share the store).
         self._write = threading.RLock()
         self._evaluator = Evaluator(definitions, self.today)
@@ -160,22 +204,8 @@ class Store:
         store = cls._open(paths, key, user, clock, definitions, creating=True)
         try:
             with store._write, store.engine.begin() as conn:
-                settings_mod.set_(conn, settings_mod.SERVICE_NAME, site)
                 derivation.write_fingerprint(conn, derivation.fingerprint(store.definitions))
-                if org_code:
-                    settings_mod.set_(conn, settings_mod.ORG_CODE, org_code)
-                # FAQ 5: the FLS-DB has no opt-out exemption, so a new store checks before export;
-                # stores made before this keep their setting (absent = not required).
-                settings_mod.set_(conn, "require_optout_check", True)
-                now = _utc(store._clock()).isoformat()
-                conn.execute(
-                    insert(meta_table),
-                    [
-                        {"key": "store_uuid", "value": str(uuidlib.uuid4())},
-                        {"key": "created_at", "value": now},
-                        {"key": "created_by_version", "value": __version__},
-                    ],
-                )
+                new_store_rows(conn, _utc(store._clock()), site, org_code)
         except BaseException:
             store.close()
             raise
@@ -239,6 +269,69 @@ class Store:
         return store
 
     @classmethod
+    def open_team(
+        cls,
+        address: Address,
+        password: str | None,
+        *,
+        paths: AppPaths,
+        clock: Clock | None = None,
+        definitions: DefinitionSet | None = None,
+        progress: Progress | None = None,
+        defer_rederive: bool = False,
+        ca_file: str | Path | None = None,
+    ) -> Store:
+        """Open the service's team database (PostgreSQL) as the account in ``address``.
+
+        No file lock and no key: the server keeps the data and the rights. ``paths`` still gives
+        this PC's folders (definitions override, logs, backups). The audit trail records the
+        database's session user. The start-up housekeeping writes only as far as the role
+        allows: the purge needs admin, refresh and re-derivation need entry; review writes
+        nothing. Errors: SignInRefused, ServerUnreachable, CertificateRefused, NoStore (no
+        tables yet), NewerSchema, NotAllowed (an account in none of the database's roles).
+        """
+        clock = clock or _system_clock
+        engine = create_pg_engine(address, password, ca_file=ca_file)
+        try:
+            defs = definitions or load_definitions(paths)
+            with engine.connect() as conn:
+                account, role = _role_of(conn)
+            if role is None:
+                raise NotAllowed(
+                    f"The account {account} has none of the three flsdesk roles (entry, review, "
+                    f"admin) in the team database at {address.display}: ask the service's "
+                    "administrator to add it with 'flsdesk team add-user'."
+                )
+            migrate(engine, now=lambda: _utc(clock()))
+            store = cls(
+                paths,
+                engine,
+                account,
+                defs,
+                clock,
+                None,
+                role=role,
+                address_display=address.display,
+            )
+        except BaseException:
+            engine.dispose()
+            raise
+        try:
+            if role.can_administer:
+                store.purge_expired()
+            if not role.can_edit:
+                pass  # review: reads only; the records stay as the last editor derived them
+            elif defer_rederive and store.rederive_due():
+                pass
+            elif store.rederive(progress) is None:
+                store.refresh_stale()
+        except BaseException:
+            store.close()
+            raise
+        log.info("team store opened (%s role)", role.value)
+        return store
+
+    @classmethod
     def _open(
         cls,
         paths: AppPaths,
@@ -265,6 +358,8 @@ class Store:
 
     def quick_check(self) -> integrity.CheckResult:
         """The time-boxed check at every open; StoreDamaged when it finds damage."""
+        if self.is_team:
+            return integrity.server_result()
         with self.engine.connect() as conn:
             result = integrity.quick_check(conn.connection.driver_connection)
         if not result.ok:
@@ -277,6 +372,8 @@ class Store:
     def full_check(self) -> integrity.CheckResult:
         """Every page and the whole structure (slow: the window runs it in a worker thread).
         Records the day it passed, so the window runs it at most daily."""
+        if self.is_team:
+            return integrity.server_result()
         with self.engine.connect() as conn:
             result = integrity.full_check(conn.connection.driver_connection)
         if result.ok:
@@ -284,6 +381,8 @@ class Store:
         return result
 
     def full_check_due(self) -> bool:
+        if self.is_team:
+            return False  # the server checks its own pages (integrity.server_result)
         last = self._get_meta(integrity.FULL_CHECK_META_KEY)
         return last is None or last < _utc(self._clock()).date().isoformat()
 
@@ -293,7 +392,7 @@ class Store:
         return None if value is None else str(value)
 
     def _set_meta(self, key: str, value: str) -> None:
-        with self._write, self.engine.begin() as conn:
+        with self._writing(immediate=False) as conn:
             changed = conn.execute(
                 update(meta_table).where(Meta.key == key).values(value=value)
             ).rowcount
@@ -320,9 +419,51 @@ class Store:
         """Name someone else in the audit trail from now on (another person unlocked).
 
         Under the write lock, so a save already under way is recorded for whoever made it.
+        On a team database the audit trail names the signed-in database account, whatever was
+        typed: this changes nothing there.
         """
+        if self.is_team:
+            return
         with self._write:
             self.user = user
+
+    # -- rights -------------------------------------------------------------------------------
+
+    def require(self, needed: Role, doing: str) -> None:
+        """NotAllowed, naming the role needed, when the signed-in role may not do ``doing``
+        (a phrase: "saving a record"). Always allowed on the local store."""
+        allowed = self.role.can_administer if needed is Role.ADMIN else self.role.can_edit
+        if needed is Role.REVIEW or allowed:
+            return
+        raise NotAllowed(
+            f"{doing[:1].upper()}{doing[1:]} needs {_ROLE_NEEDED[needed]}; the account "
+            f"{self.user} has the {self.role.value} role. Ask the service's administrator."
+        )
+
+    # -- changes by anyone --------------------------------------------------------------------
+
+    def change_token(self) -> str:
+        """A short text that changes whenever a record, a call attempt or an export batch
+        changes, on any PC: the window polls it (every ~2 s) and refreshes its lists when it
+        differs. Index look-ups only (a few ms at 50,000 records).
+
+        Every change of a record writes an audit entry (create, edit, delete, restore, purge),
+        so the newest audit id stands for all of them; writes are serialised (one writer at a
+        time), so ids are committed in order and a later commit never hides behind a higher
+        id. Calls are only added; batches also change state, hence their newest state time.
+        """
+        a, c, b = AuditEntry.__table__.c, CallAttempt.__table__.c, ExportBatch.__table__.c
+        query = select(
+            select(func.max(a.id)).scalar_subquery(),
+            select(func.max(c.id)).scalar_subquery(),
+            select(func.max(b.seq)).scalar_subquery(),
+            select(func.max(b.state_at)).scalar_subquery(),
+            select(func.count()).select_from(ExportBatch.__table__).scalar_subquery(),
+            select(Meta.value).where(Meta.key == derivation.FINGERPRINT_KEY).scalar_subquery(),
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return ":".join("" if v is None else str(v) for v in row)
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -349,23 +490,31 @@ class Store:
         return ev
 
     @contextmanager
-    def write_transaction(self) -> Iterator[Connection]:
+    def write_transaction(self, need: Role = Role.ENTRY) -> Iterator[Connection]:
         """One transaction under the store's one-writer lock, for modules that write their own
         tables (export batches, import): the GUI thread and a worker never interleave writes,
-        and (BEGIN IMMEDIATE) neither do two processes."""
+        and (BEGIN IMMEDIATE; on a team database the advisory lock) neither do two processes
+        or two PCs. ``need``: the role the work needs (NotAllowed before anything is written).
+        """
+        self.require(need, "this change")
         with self._writing() as conn:
             yield conn
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _writing(self, immediate: bool = True) -> Iterator[Connection]:
         """A write transaction that holds the database's write lock from its first statement.
 
         SQLite's default deferred BEGIN takes the lock only at the first write, so what was read
         before it (a record's version, the import's fingerprint) could be changed by another
-        process in between; BEGIN IMMEDIATE makes the check and the write one step.
+        process in between; BEGIN IMMEDIATE makes the check and the write one step
+        (``immediate=False`` keeps the deferred BEGIN, for writes that read nothing first).
+        A team database takes its advisory lock in every case: waiting for it is cheap, and
+        the order of commits is then the order of the audit ids (``change_token``).
         """
         with self._write, self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
+            if self.is_team:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
+            elif immediate and conn.dialect.name == "sqlite":
                 driver = conn.connection.driver_connection
                 if driver is not None and not driver.in_transaction:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -375,6 +524,7 @@ class Store:
 
     def new_record(self, answers: Mapping[str, Any]) -> int:
         """Save a new record; returns its id. Never refused for what the answers say."""
+        self.require(Role.ENTRY, "saving a record")
         clean = normalise_answers(answers)
         with self._writing() as conn:
             ev, derived = self._evaluator.evaluate(clean, StoreHooks(conn), None)
@@ -448,6 +598,7 @@ class Store:
         base_version: int | None,
         base_answers: Mapping[str, Any] | None,
     ) -> SaveResult:
+        self.require(Role.ENTRY, "saving a record")
         mine = normalise_answers(answers)
         base = None if base_answers is None else normalise_answers(base_answers)
         for _attempt in range(5):
@@ -578,13 +729,13 @@ class Store:
         """
         if not answer_sets:
             return []
+        self.require(Role.ENTRY, "creating records")
         now = self.now()
-        with self._write, self.engine.begin() as conn:
+        with self._writing(immediate=False) as conn:
             hooks = BatchHooks(conn)
-            next_id = int(conn.scalar(select(func.max(records_table.c.id))) or 0) + 1
             # Ids are assigned here, under the write lock, so that the batch hooks can name a
             # pending record as "the other record" before it is written.
-            ids = list(range(next_id, next_id + len(answer_sets)))
+            ids = reserve_record_ids(conn, len(answer_sets))
             rows: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
             for record_id, answers in zip(ids, answer_sets, strict=True):
@@ -623,6 +774,7 @@ class Store:
     def delete(self, record_id: int, reason: str, note: str | None = None) -> None:
         """Move a record to the deleted view (restorable for 30 days); ``reason`` as the
         webtool's, and "Other" needs ``note``."""
+        self.require(Role.ADMIN, "deleting a record")
         text = check_delete_reason(reason, note)
         with self._writing() as conn:
             row = self._row(conn, record_id)
@@ -648,6 +800,7 @@ class Store:
         log.info("record %d deleted (%s)", record_id, reason)
 
     def restore(self, record_id: int) -> Evaluation:
+        self.require(Role.ADMIN, "restoring a deleted record")
         with self._writing() as conn:
             row = self._row(conn, record_id)
             if row.deleted_at is None:
@@ -718,9 +871,10 @@ class Store:
         Their audit history goes with them; one "purge" entry per record, holding no patient
         data, says when, by whom and why it was deleted.
         """
+        self.require(Role.ADMIN, "removing expired deleted records")
         t = records_table.c
         cutoff = self.now() - timedelta(days=RETENTION_DAYS)
-        with self._write, self.engine.begin() as conn:
+        with self._writing(immediate=False) as conn:
             rows = conn.execute(
                 select(t.id, t.uuid, t.deleted_at, t.deleted_reason).where(
                     and_(t.deleted_at.is_not(None), t.deleted_at <= cutoff)
@@ -786,7 +940,8 @@ class Store:
             return settings_mod.get(conn, key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
-        with self._write, self.engine.begin() as conn:
+        self.require(Role.ADMIN, "changing the service's settings")
+        with self._writing(immediate=False) as conn:
             settings_mod.set_(conn, key, value)
         log.info("setting %s changed", key)
 
@@ -799,10 +954,11 @@ class Store:
         "in the future" stops being one), so rows evaluated on an earlier day are refreshed when
         their 1.09 is recent enough for a ``days_since`` rule to matter, or when they have errors.
         """
+        self.require(Role.ENTRY, "refreshing the records for today")
         today = self.today()
         horizon = today - timedelta(days=self._evaluator.time_sensitive_days() + 1)
         t = records_table.c
-        with self._write, self.engine.begin() as conn:
+        with self._writing(immediate=False) as conn:
             ids = list(
                 conn.scalars(
                     select(t.id).where(
@@ -830,6 +986,8 @@ class Store:
         The result is also kept in ``self.rederived``.
         """
         wanted = derivation.fingerprint(self.definitions)
+        if not self.role.can_edit:
+            return None  # deriving writes every record: left to the next editor who opens
         with self._writing() as conn:
             if derivation.stored_fingerprint(conn) == wanted:
                 return None

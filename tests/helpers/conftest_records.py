@@ -1,8 +1,14 @@
-"""Fixtures for the records tests: a real SQLCipher store in a temporary folder, a settable clock.
+"""Fixtures for the records tests: a real store on each engine, a settable clock.
+
+``store`` is parametrised: ``sqlite`` is a real SQLCipher store in a temporary folder, ``pg`` a
+team database (a fresh database in the session's throw-away PostgreSQL cluster, its tables made
+by ``create_schema``, opened by ``Store.open_team`` as ``TEST_USER``, a login role in the admin
+group). Every test that uses ``store`` runs on both.
 
 Import the fixtures into a test module
 (``from tests.helpers.conftest_records import store_fixture``); they are registered under their
-short names (``store``, ``paths``, ``clock``).
+short names (``store``, ``paths``, ``clock``). ``team_db`` is the ``pg`` store's database (None
+for ``sqlite``), for tests that sign in a second person.
 ``tests/conftest.py`` belongs to others.
 """
 
@@ -15,7 +21,9 @@ from typing import Any
 import pytest
 
 from flsdesk.paths import AppPaths, resolve
+from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
+from tests.helpers.pg_store import LOGIN_PASSWORD, TeamDatabase, make_team_database
 
 # Test-only key: never a real store's. 32 bytes, as keys.py hands the engine.
 TEST_KEY = bytes(range(32))
@@ -82,8 +90,38 @@ def clock_fixture() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(name="store")
-def store_fixture(paths: AppPaths, clock: FakeClock) -> Iterator[Store]:
-    s = Store.create(paths, TEST_KEY, TEST_USER, "Test FLS", "RXX", clock=clock)
-    yield s
-    s.close()
+ENGINES = ["sqlite", "postgresql"]
+ENGINE_IDS = ["sqlite", "pg"]
+
+
+# The team database behind each open ``pg`` store (by the store's id), for ``team_db``.
+_TEAMS: dict[int, TeamDatabase] = {}
+
+
+@pytest.fixture(name="store", params=ENGINES, ids=ENGINE_IDS)
+def store_fixture(
+    request: pytest.FixtureRequest, paths: AppPaths, clock: FakeClock
+) -> Iterator[Store]:
+    if request.param == "sqlite":
+        s = Store.create(paths, TEST_KEY, TEST_USER, "Test FLS", "RXX", clock=clock)
+        yield s
+        s.close()
+        return
+    team = make_team_database(request.getfixturevalue("pg_cluster"))
+    try:
+        address = team.add_login(TEST_USER, Role.ADMIN)
+        s = Store.open_team(address, LOGIN_PASSWORD, paths=paths, clock=clock)
+        _TEAMS[id(s)] = team
+        try:
+            yield s
+        finally:
+            _TEAMS.pop(id(s), None)
+            s.close()
+    finally:
+        team.drop()
+
+
+@pytest.fixture(name="team_db")
+def team_db_fixture(store: Store) -> TeamDatabase | None:
+    """The ``pg`` store's team database (to sign in a second person); None for ``sqlite``."""
+    return _TEAMS.get(id(store))

@@ -43,11 +43,29 @@ def test_every_write_bumps_the_version_and_a_save_that_changes_nothing_does_not(
     assert store.load(rid).version == 3
     store.restore(rid)
     assert store.load(rid).version == 4
+
+
+# The importer's raw SQL has no PostgreSQL path yet (flsdesk/exchange, h14-exchange's part of
+# issue 14): strict, so that this mark fails the day it works and is then removed.
+_IMPORT_ON_PG = pytest.mark.xfail(
+    reason="importer's PostgreSQL path not yet in this branch (issue 14, exchange)",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize(
+    "store",
+    ["sqlite", pytest.param("postgresql", marks=_IMPORT_ON_PG)],
+    indirect=True,
+    ids=["sqlite", "pg"],
+)
+def test_an_import_bumps_the_version(store: Store, tmp_path: Path) -> None:
+    rid = _record(store)
     cells = cells_from_answers(store.load(rid).answers) | {"1.05": "Yes"}
     plan = importer.read_plan(store, write_csv(tmp_path, [cells]))
     assert [r.outcome for r in plan.rows] == [importer.UPDATED]
     importer.apply(store, plan)
-    assert store.load(rid).version == 5
+    assert store.load(rid).version == 2
 
 
 def test_a_stale_save_merges_questions_changed_on_one_side(store: Store, clock: FakeClock) -> None:
@@ -193,7 +211,8 @@ def test_three_way_merge_rules() -> None:
 
 
 def test_the_check_and_the_write_are_one_immediate_transaction(store: Store) -> None:
-    # The version is read after BEGIN IMMEDIATE: no other process can write in between.
+    # The version is read after BEGIN IMMEDIATE (on a team database, after the store's advisory
+    # lock): no other process or PC can write in between.
     from sqlalchemy import event
 
     rid = _record(store)
@@ -210,6 +229,7 @@ def test_the_check_and_the_write_are_one_immediate_transaction(store: Store) -> 
         )
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
-    assert statements[0] == "BEGIN IMMEDIATE"
+    first = "SELECT pg_advisory_xact_lock(" if store.is_team else "BEGIN IMMEDIATE"
+    assert statements[0].startswith(first)
     assert statements[1].startswith("SELECT records.id")
     assert any(s.startswith("UPDATE records") for s in statements)
