@@ -12,7 +12,8 @@ diagnosis and every bound is inclusive::
 The work happens in the database, over the store's indexed columns (``diagnosed``,
 ``followup_applies``, the closed flags, ``followup_ended``, ``deleted_at``), which the store
 derives from the rules' *effective* answers at every save: a hidden answer never makes a
-follow-up owed or closed. Day arithmetic is ``julianday`` in SQL; the candidates are found through
+follow-up owed or closed. Day arithmetic is in SQL (``julianday`` on SQLite, date subtraction on
+PostgreSQL: the three small constructs below compile per engine); the candidates are found through
 the ``diagnosed`` index as a date range, so no record is loaded into Python unless it is a row of
 the list.
 
@@ -51,7 +52,6 @@ from sqlalchemy import (
     Integer,
     Select,
     case,
-    cast,
     func,
     insert,
     literal,
@@ -59,6 +59,9 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from flsdesk import files, spreadsheet
 from flsdesk.answers import date_for_people, nhs_for_people
@@ -238,9 +241,72 @@ def _dataset_filter(definitions: DefinitionSet, definition: Definition) -> Colum
     return R.dataset_id == definition.id
 
 
+class _DaysSince(FunctionElement[int]):
+    """Whole days from the second argument (a date) to the first (today)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(_DaysSince, "sqlite")
+def _days_since_sqlite(element: _DaysSince, compiler: SQLCompiler, **kw: Any) -> str:
+    today, day = (compiler.process(a, **kw) for a in element.clauses)
+    return f"CAST(julianday({today}) - julianday({day}) AS INTEGER)"
+
+
+@compiles(_DaysSince, "postgresql")
+def _days_since_pg(element: _DaysSince, compiler: SQLCompiler, **kw: Any) -> str:
+    today, day = (compiler.process(a, **kw) for a in element.clauses)
+    return f"(CAST({today} AS DATE) - CAST({day} AS DATE))"
+
+
+class _Shift(FunctionElement[Any]):
+    """A date moved by a whole number of days: SQLite gives yyyy-mm-dd text (what its Date
+    columns hold), PostgreSQL a date; ``_as_date`` reads either."""
+
+    inherit_cache = True
+
+
+@compiles(_Shift, "sqlite")
+def _shift_sqlite(element: _Shift, compiler: SQLCompiler, **kw: Any) -> str:
+    day, offset = (compiler.process(a, **kw) for a in element.clauses)
+    return f"date({day}, {offset})"
+
+
+@compiles(_Shift, "postgresql")
+def _shift_pg(element: _Shift, compiler: SQLCompiler, **kw: Any) -> str:
+    day, offset = element.clauses
+    days = int(offset.value[:-5])  # type: ignore[attr-defined]  # "+N days", built below
+    return f"(CAST({compiler.process(day, **kw)} AS DATE) + {days})"
+
+
+class _AnswerText(FunctionElement[Any]):
+    """One answer of a record's stored answers document, by question key."""
+
+    inherit_cache = True
+
+
+@compiles(_AnswerText, "sqlite")
+def _answer_sqlite(element: _AnswerText, compiler: SQLCompiler, **kw: Any) -> str:
+    answers, path = (compiler.process(a, **kw) for a in element.clauses)
+    return f"json_extract({answers}, {path})"
+
+
+@compiles(_AnswerText, "postgresql")
+def _answer_pg(element: _AnswerText, compiler: SQLCompiler, **kw: Any) -> str:
+    answers, path = element.clauses
+    key = path.value[3:-1]  # type: ignore[attr-defined]  # '$."key"', built below
+    document = compiler.process(answers, **kw)
+    return f"(CAST({document} AS JSON) ->> {compiler.process(literal(key), **kw)})"
+
+
+def _days(today: Any, day: Any) -> ColumnElement[int]:
+    return _DaysSince(today, day)
+
+
 def _shift(day: Any, days: int) -> ColumnElement[Any]:
-    """SQLite's date(day, '+N days') as a yyyy-mm-dd text (what the Date columns hold)."""
-    return func.date(day, f"{days:+d} days")
+    """The date ``days`` days after ``day``."""
+    return _Shift(day, literal(f"{days:+d} days"))
 
 
 def _owed(definition: Definition, window: FollowupWindow) -> list[ColumnElement[bool]]:
@@ -279,7 +345,7 @@ def _window_select(
     ends = [hi for _, hi in ranges]
     last = None if None in ends else max(hi for hi in ends if hi is not None)
     today = literal(on.isoformat())
-    days = cast(func.julianday(today) - func.julianday(R.diagnosed), Integer)
+    days = _days(today, R.diagnosed)
     state = case(
         (days < window.due_from, literal(UPCOMING)),
         (days < window.overdue_from, literal(DUE)),
@@ -329,7 +395,7 @@ def _window_select(
         for field, role in CONTACT_ROLES:
             key = definition.roles.get(role)
             # Local fields are JSON keys of letters, digits and _ (checked on load).
-            value = func.json_extract(R.answers, f'$."{key}"') if key else literal(None)
+            value = _AnswerText(R.answers, literal(f'$."{key}"')) if key else literal(None)
             columns.append(value.label(field))
     return select(*columns).where(*where)
 
@@ -445,8 +511,8 @@ def worklist(
                 state,
                 int(days),
                 _as_date(diagnosed),  # type: ignore[arg-type]
-                date.fromisoformat(opens),
-                date.fromisoformat(closes),
+                _as_date(opens),  # type: ignore[arg-type]
+                _as_date(closes),  # type: ignore[arg-type]
                 nhs,
                 name,
                 hospital,
@@ -500,7 +566,7 @@ def next_followups(
         for definition in definitions:
             for window in definition.followup_windows:
                 today = literal(on.isoformat())
-                days = cast(func.julianday(today) - func.julianday(R.diagnosed), Integer)
+                days = _days(today, R.diagnosed)
                 state = case(
                     (days < window.upcoming_from, literal(None)),
                     (days < window.due_from, literal(UPCOMING)),

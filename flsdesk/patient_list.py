@@ -3,6 +3,10 @@
 The window's table model asks for the ordered ids of everything that matches (one cheap query of
 integers), then fetches the visible rows a page at a time. Nothing here evaluates a record in
 Python, so a 50,000-record store lists, searches and sorts as fast as SQLite can.
+
+On a team database (PostgreSQL) the same queries run with two differences: the name and hospital
+number columns carry no NOCASE collation there, so the search asks with ILIKE and the sort orders
+by lower(); and the planner needs no ``INDEXED BY`` (which PostgreSQL does not have).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ _SORT_COLUMNS = {
     "status": R.status,
     "updated_at": R.updated_at,
 }
+# Sorted case-insensitively (SQLite: their NOCASE collation; PostgreSQL: lower()).
+_NOCASE = frozenset({"name", "hospital_number"})
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,15 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search_clause(text: str) -> ColumnElement[bool] | None:
+def _contains(column: Any, pattern: str, server: bool) -> ColumnElement[bool]:
+    """Case-insensitive LIKE: the NOCASE column on SQLite (so its index serves), ILIKE on the
+    server (SQLAlchemy's ilike on SQLite would wrap the column in lower() and lose the index)."""
+    if server:
+        return cast(ColumnElement[bool], column.ilike(pattern, escape="\\"))
+    return cast(ColumnElement[bool], column.like(pattern, escape="\\"))
+
+
+def _search_clause(text: str, server: bool = False) -> ColumnElement[bool] | None:
     text = text.strip()
     if not text:
         return None
@@ -120,28 +134,42 @@ def _search_clause(text: str) -> ColumnElement[bool] | None:
     if digits is not None:
         clauses.append(R.nhs_number.like(_escape_like(digits) + "%", escape="\\"))
     pattern = "%" + _escape_like(text) + "%"
-    clauses.append(R.name.like(pattern, escape="\\"))
-    clauses.append(R.hospital_number.like(pattern, escape="\\"))
+    clauses.append(_contains(R.name, pattern, server))
+    clauses.append(_contains(R.hospital_number, pattern, server))
     # A hospital number typed with spaces or hyphens the system does not keep.
     compact = text.replace(" ", "").replace("-", "")
     if compact != text and digits is None:
-        clauses.append(R.hospital_number.like("%" + _escape_like(compact) + "%", escape="\\"))
+        clauses.append(_contains(R.hospital_number, "%" + _escape_like(compact) + "%", server))
     return or_(*clauses)
 
 
-def _where(query: ListQuery) -> ColumnElement[bool]:
+def _where(query: ListQuery, server: bool = False) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = [
         R.deleted_at.is_not(None) if query.deleted else R.deleted_at.is_(None)
     ]
     if query.statuses:
         parts.append(R.status.in_(sorted(query.statuses)))
-    search = _search_clause(query.search)
+    search = _search_clause(query.search, server)
     if search is not None:
         parts.append(search)
     return and_(*parts)
 
 
 def _on_list_index(conn: Connection, stmt: Select[Any]) -> list[Any]:
+    if conn.dialect.name != "postgresql":
+        return _sqlite_on_list_index(conn, stmt)
+    # The planner finds the covering index by itself (PostgreSQL has no INDEXED BY).
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    # Plain DB-API tuples, as on SQLite.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), dict(compiled.params))
+        return cast(list[Any], cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_list_index(conn: Connection, stmt: Select[Any]) -> list[Any]:
     """Run a query over live records on the list's narrow covering index, by name.
 
     A record row is wide (its answers live in it); SQLite's planner, given several partial
@@ -168,12 +196,14 @@ def _on_list_index(conn: Connection, stmt: Select[Any]) -> list[Any]:
 
 def matching_ids(engine: Engine, query: ListQuery) -> list[int]:
     """Every matching record id, in display order (ties broken by id so the order is stable)."""
+    server = engine.dialect.name == "postgresql"
     column = _SORT_COLUMNS.get(query.sort, R.diagnosed)
-    order = column.desc() if query.descending else column.asc()
+    key: Any = func.lower(column) if server and query.sort in _NOCASE else column
+    order = key.desc() if query.descending else key.asc()
     # NULLs last either way: an unanswered date should not push real rows off the screen.
     stmt = (
         select(R.id)
-        .where(_where(query))
+        .where(_where(query, server))
         .order_by(column.is_(None), order, R.id.desc() if query.descending else R.id)
     )
     with engine.connect() as conn:

@@ -83,7 +83,9 @@ def write_fingerprint(conn: Connection, value: str) -> None:
     ).rowcount
     if not changed:
         conn.execute(insert(table), [{"key": FINGERPRINT_KEY, "value": value}])
-    settings_mod.set_(conn, LEGACY_DIGEST_SETTING, None)
+    if conn.dialect.name == "sqlite":
+        # Only local stores ever had it; a team database's entry role need not delete settings.
+        settings_mod.set_(conn, LEGACY_DIGEST_SETTING, None)
 
 
 class LiveIndex:

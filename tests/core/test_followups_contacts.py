@@ -30,6 +30,7 @@ from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     TODAY,
     clock_fixture,
     paths_fixture,
+    pg_pending,
     store_fixture,
 )
 from tests.helpers.export_records import golden_records
@@ -77,6 +78,7 @@ def test_changing_the_phone_shows_at_once(store: Store) -> None:
     assert (row.phone, row.phone_2) == ("01632 960999", None)
 
 
+@pg_pending("the export (flsdesk/exchange)")
 def test_the_export_never_carries_the_contact_details(store: Store, tmp_path: Path) -> None:
     records = golden_records()
     for answers in records:

@@ -18,6 +18,7 @@ from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
     complete_answers,
     nhs_number,
     paths_fixture,
+    pg_pending,
     store_fixture,
 )
 from tests.helpers.import_helpers import cells_from_answers, write_csv
@@ -45,20 +46,7 @@ def test_every_write_bumps_the_version_and_a_save_that_changes_nothing_does_not(
     assert store.load(rid).version == 4
 
 
-# The importer's raw SQL has no PostgreSQL path yet (flsdesk/exchange, h14-exchange's part of
-# issue 14): strict, so that this mark fails the day it works and is then removed.
-_IMPORT_ON_PG = pytest.mark.xfail(
-    reason="importer's PostgreSQL path not yet in this branch (issue 14, exchange)",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "store",
-    ["sqlite", pytest.param("postgresql", marks=_IMPORT_ON_PG)],
-    indirect=True,
-    ids=["sqlite", "pg"],
-)
+@pg_pending("the importer (flsdesk/exchange)")
 def test_an_import_bumps_the_version(store: Store, tmp_path: Path) -> None:
     rid = _record(store)
     cells = cells_from_answers(store.load(rid).answers) | {"1.05": "Yes"}
