@@ -4,6 +4,8 @@ patient list and worklist catch up with what other PCs save, keeping the selecti
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -17,7 +19,8 @@ from flsdesk_ui.form.window import RecordWindow
 from flsdesk_ui.main_window import MainWindow
 from flsdesk_ui.refresh import AWAY_POLL_MS, POLL_MS
 from tests.helpers.pg import PgCluster
-from tests.helpers.team_ui import PASSWORD, TeamDb, team_db_fixture  # noqa: F401  (fixture)
+from tests.helpers.team_ui import PASSWORD, ROOT, TeamDb, team_db_fixture  # noqa: F401  (fixture)
+from tests.ui.conftest import PASSPHRASE
 
 RECORD = {
     "1.01": "9434765919",
@@ -167,12 +170,31 @@ def test_the_lists_follow_what_another_pc_saves_and_keep_the_selection(
     assert window.patients.model.row_of(second) >= 0
     assert window.patients.selected_id() == first  # the selection stayed where it was
     assert [r.record_id for r in window.followups.model.rows] == [second]
+    window.show_page("followups")
+    window.followups.view.selectRow(0)
+
+    # A third patient due: the worklist grows and keeps its selected row.
+    printed = team_db.run_elsewhere(
+        Role.ENTRY,
+        app_paths,
+        f"""
+        answers = {{"1.01": "9434765870", "name": "Ada Brown", "1.02": "1951-01-01",
+                    "1.03": "Female", "1.11": "Wrist", "4.01": ["Alendronate"],
+                    "1.09": "{due}"}}
+        print(store.new_record(answers))
+        """,
+    )
+    third = int(printed.strip())
+    assert window.watcher.poll() is True
+    assert sorted(r.record_id for r in window.followups.model.rows) == [second, third]
+    selected = window.followups.selected()
+    assert selected is not None and selected.record_id == second
 
     # The window's own timer does the same by itself, within seconds.
     team_db.run_elsewhere(Role.ADMIN, app_paths, f"store.delete({second}, 'Duplicate')")
     qtbot.waitUntil(lambda: window.patients.model.row_of(second) == -1, timeout=15_000)
     assert window.patients.selected_id() == first
-    assert window.followups.model.rowCount() == 0
+    assert [r.record_id for r in window.followups.model.rows] == [third]
 
 
 @pytest.mark.slow
@@ -196,3 +218,32 @@ def test_the_status_bar_says_when_the_team_database_cannot_be_reached(
     assert window.patients.model.row_of(int(printed.strip())) >= 0
     assert "signed in as" in status.text()
     assert window.watcher.timer.interval() == POLL_MS
+
+
+def test_the_local_store_follows_a_command_run_meanwhile(
+    qtbot, store: Store, store_box, app_paths
+) -> None:
+    """The same poll on the single-PC store: a scheduled command (another process) adds a
+    record while the window is open."""
+    first = store.new_record({**RECORD, "1.09": "2025-01-10"})
+    window = _window(qtbot, store, app_paths)
+    window.patients.view.selectRow(window.patients.model.row_of(first))
+    # The file lock keeps a second copy of flsdesk off the store; a command run by the
+    # service's scheduler is let in here as test_form_versions does, to prove the token moves.
+    assert store._lock is not None
+    store._lock.release()
+    script = (
+        "from flsdesk import session; from flsdesk.paths import resolve; p = resolve(); "
+        f"s = session.open_store(p, session.unlock_key(p, {PASSPHRASE!r}), 'CMD'); "
+        "print(s.new_record({'1.01': '9434765870', 'name': 'Ada Brown'})); s.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    added = int(done.stdout.strip())
+    assert window.patients.model.row_of(added) == -1
+    assert window.watcher.poll() is True
+    assert window.patients.model.row_of(added) >= 0
+    assert window.patients.selected_id() == first
+    assert window.watcher.poll() is False  # one change, one refresh
