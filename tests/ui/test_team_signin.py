@@ -119,12 +119,18 @@ def test_the_wizard_joins_the_team_database(
     assert wizard.currentPage() is wizard.join_page
     fields = wizard.join_page.fields
     database = team_db.database
-    # Nothing answers on that port: said in a sentence, nothing kept.
-    qtbot.keyClicks(fields.address, f"postgresql://127.0.0.1:1/{database.name}")
+    # A server on another computer without the trust's CA file: never tried unencrypted.
+    qtbot.keyClicks(fields.address, "postgresql://db.trust.example/fls")
     qtbot.keyClicks(fields.user, team_db.users[Role.ENTRY])
     qtbot.keyClicks(fields.password, PASSWORD)
     qtbot.mouseClick(fields.test_button, Qt.MouseButton.LeftButton)
+    assert "CA certificate file" in fields.result.text()
+    # Nothing answers on that port: said in a sentence, nothing kept.
+    fields.address.clear()
+    qtbot.keyClicks(fields.address, f"postgresql://127.0.0.1:1/{database.name}")
+    qtbot.mouseClick(fields.test_button, Qt.MouseButton.LeftButton)
     assert "nothing answers" in fields.result.text()
+    assert PASSWORD not in fields.result.text()
     # The right address, a wrong password: refused.
     fields.address.clear()
     qtbot.keyClicks(
