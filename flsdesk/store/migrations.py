@@ -303,13 +303,18 @@ def check_not_newer(version: int, steps: Sequence[Step] | None = None) -> None:
         )
 
 
-def pg_schema_version(conn: Connection) -> int:
-    """A team database's schema number; NoStore when it holds no flsdesk tables at all."""
+def pg_require_tables(conn: Connection) -> None:
+    """NoStore when a team database holds no flsdesk tables at all (needs no rights on them)."""
     if conn.scalar(sql_text("SELECT to_regclass('meta')")) is None:
         raise NoStore(
             "The team database has no flsdesk tables yet: its administrator creates them with "
             "'flsdesk team init'."
         )
+
+
+def pg_schema_version(conn: Connection) -> int:
+    """A team database's schema number; NoStore when it holds no flsdesk tables at all."""
+    pg_require_tables(conn)
     value = conn.scalar(sql_text("SELECT value FROM meta WHERE key = :k"), {"k": PG_VERSION_KEY})
     if value is None:
         raise StoreDamaged("The team database is not an flsdesk store (no schema version).")

@@ -41,7 +41,7 @@ from flsdesk.store.backup import restore_hint, snapshot
 from flsdesk.store.engine import connect, create_engine
 from flsdesk.store.errors import NoStore, NotAllowed, StoreDamaged, StoreError, WrongKey
 from flsdesk.store.lock import StoreLock
-from flsdesk.store.migrations import PG_WRITE_LOCK, migrate
+from flsdesk.store.migrations import PG_WRITE_LOCK, migrate, pg_require_tables
 from flsdesk.store.models import AuditEntry, CallAttempt, ExportBatch, Meta, Record
 from flsdesk.store.pg import Address, create_pg_engine
 from flsdesk.store.records import (
@@ -139,6 +139,8 @@ def _role_of(conn: Connection) -> tuple[str, Role | None]:
         {"names": list(names)},
     ).scalars()
     roles = {names[name] for name in held}
+    if conn.scalar(text("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user")):
+        roles.add(Role.ADMIN)  # the DBA's own account, whatever groups exist
     for role in (Role.ADMIN, Role.ENTRY, Role.REVIEW):
         if role in roles:
             return account, role
@@ -296,6 +298,8 @@ class Store:
             defs = definitions or load_definitions(paths)
             with engine.connect() as conn:
                 account, role = _role_of(conn)
+                if role is None:
+                    pg_require_tables(conn)  # NoStore first, for a database without tables
             if role is None:
                 raise NotAllowed(
                     f"The account {account} has none of the three flsdesk roles (entry, review, "
