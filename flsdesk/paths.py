@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -36,6 +36,10 @@ class AppPaths:
     data_dir: Path
     config_dir: Path
     log_dir: Path
+    # ``--store``: a team database's address as given on the command line (None: FLSDESK_STORE,
+    # this computer's setting, else the local store; flsdesk.store.address decides). Never
+    # shown: it may hold a password.
+    store: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def overrides_dir(self) -> Path:

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flsdesk.paths import AppPaths, make_private_dir
-from flsdesk.store import keys, presence, unlock
+from flsdesk.store import address, keys, presence, unlock
 from flsdesk.store.backup import restore_leftovers
 from flsdesk.store.errors import NoStore, StoreError, StoreInUse
 from flsdesk.store.store import Store, user_label
@@ -192,3 +192,43 @@ def open_store(
     return Store.open(
         paths, data_key, audit_user(initials), clock=clock, defer_rederive=defer_rederive
     )
+
+
+# --------------------------------------------------------------------------- a team store
+
+
+def team_address(paths: AppPaths) -> address.StoreAddress | None:
+    """The team database this run uses (``--store``, FLSDESK_STORE, this computer's setting), or
+    None for the local store. BadAddress (a ValueError) names where a bad address came from."""
+    chosen = address.chosen_address(paths, paths.store)
+    return None if chosen is None else chosen.address
+
+
+def open_team(
+    paths: AppPaths,
+    where: address.StoreAddress,
+    password: str | None,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    defer_rederive: bool = False,
+) -> Store:
+    """Sign in to the team database and open it as a store: the audit trail names the database
+    user; the CA file is the address's own or this computer's setting. SignInRefused,
+    ServerUnreachable, CertificateRefused, NewerSchema… say why not (never with the password)."""
+    return Store.open_team(
+        where,
+        password,
+        paths=paths,
+        clock=clock,
+        defer_rederive=defer_rederive,
+        ca_file=where.ca_file(paths),
+    )
+
+
+def remember_team_password(where: address.StoreAddress, password: str) -> tuple[bool, str | None]:
+    """Keep the password in the OS keyring ("remember"); (False, why) when it cannot be."""
+    try:
+        address.remember_password(where, password)
+    except StoreError as exc:
+        return False, str(exc)
+    return True, None

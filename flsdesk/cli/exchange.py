@@ -16,6 +16,7 @@ from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Cont
 from flsdesk.cli.prompts import open_store_for_command
 from flsdesk.datafiles import DataFileError
 from flsdesk.files import refusal
+from flsdesk.store.roles import Role
 
 
 def register(sub: Subparsers) -> None:
@@ -94,6 +95,8 @@ def run_export(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(problem, EXIT_USAGE)
 
     with open_store_for_command(ctx.paths) as store:
+        if not args.dry_run:
+            store.require(Role.ADMIN, "exporting")  # said before the report, not after it
         try:
             profile = load_export_profile(
                 args.profile or store.get_setting("export_profile") or None, ctx.paths
@@ -163,6 +166,7 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"There is no file {path}.", EXIT_USAGE)
 
     with open_store_for_command(ctx.paths) as store:
+        store.require(Role.ADMIN, "uploading")
         try:
             result = up.upload_file(
                 store,
@@ -226,6 +230,8 @@ def run_outbox(args: argparse.Namespace, ctx: Context) -> int:
             raise CliError(f"--on {args.on!r}: give a date as YYYY-MM-DD.", EXIT_USAGE) from None
 
     with open_store_for_command(ctx.paths) as store:
+        if args.mark_uploaded is not None or args.discard is not None:
+            store.require(Role.ADMIN, "changing the outbox")
         try:
             if args.mark_uploaded is not None:
                 batch = _find_batch(batches, store, args.mark_uploaded)

@@ -11,15 +11,18 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from flsdesk.paths import AppPaths
+from flsdesk.store import address as store_address
 from flsdesk.store import keys
 from flsdesk.store import unlock as store_unlock
 from flsdesk.store.errors import StoreError, WrongKey
 
 if TYPE_CHECKING:
     from flsdesk.store.store import Store
+
+T = TypeVar("T")
 
 PROMPT_ATTEMPTS = 3
 
@@ -81,14 +84,56 @@ def unlock(
 
 def open_store_for_command(paths: AppPaths) -> Store:
     """Unlock (environment, keyring, terminal) and open the store; the audit trail names
-    FLSDESK_INITIALS, or "CLI", with the OS account."""
+    FLSDESK_INITIALS, or "CLI", with the OS account. With a team database chosen (``--store``,
+    FLSDESK_STORE, this computer's setting) it signs in there instead, and the audit trail
+    names the database user."""
     from flsdesk import session  # the store pulls in SQLAlchemy and the dataset: not for --help
 
-    store = session.open_store(paths, unlock(paths), session.command_line_initials())
+    team = session.team_address(paths)
+    if team is not None:
+        store = with_team_password(team, lambda pw: session.open_team(paths, team, pw))
+    else:
+        store = session.open_store(paths, unlock(paths), session.command_line_initials())
     if store.rederived is not None and (notice := store.rederived.notice()):
         # Said once: the new fingerprint is stored, so the next open re-derives nothing.
         print(notice, file=sys.stderr)
     return store
+
+
+def with_team_password(
+    where: store_address.StoreAddress,
+    action: Callable[[str | None], T],
+    *,
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+) -> T:
+    """Run ``action(password)`` with the team database password: from the address,
+    FLSDESK_DB_PASSWORD or the keyring; else asked on the terminal (again after a refusal, up to
+    three times). Without a terminal it tries without one (GSSAPI, a client certificate) and a
+    refusal then says how to give it."""
+    from flsdesk.store.errors import SignInRefused
+
+    password = store_address.password_without_asking(where)
+    if interactive is None:
+        interactive = stdin_is_terminal()
+    ask = prompt or getpass.getpass
+    question = f"Password of {where.display}: "
+    if password is None and interactive:
+        password = ask(question) or None
+    for attempt in range(1, PROMPT_ATTEMPTS + 1):
+        try:
+            return action(password)
+        except SignInRefused as exc:
+            if password is None and not interactive:
+                raise SignInRefused(
+                    f"{exc} No password was given: set {store_address.PASSWORD_ENV}, or run the "
+                    "command in a terminal to be asked."
+                ) from None
+            if not interactive or attempt == PROMPT_ATTEMPTS:
+                raise
+            print(f"{exc} Try again.", file=sys.stderr)
+            password = ask(question) or None
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def new_passphrase(
@@ -118,6 +163,31 @@ def new_passphrase(
     keys.check_new_passphrase(first)
     if ask("The same passphrase again: ") != first:
         raise ValueError("The two passphrases are not the same; nothing was changed.")
+    return first
+
+
+def new_team_password(
+    who: str, *, prompt: Prompt | None = None, interactive: bool | None = None
+) -> str:
+    """A new database user's password: FLSDESK_NEW_DB_PASSWORD, else asked twice. ValueError
+    (a sentence for the user) when too short, the two differ, or there is no way to ask."""
+    from flsdesk.store import team
+
+    value = os.environ.get(team.NEW_PASSWORD_ENV)
+    if value:
+        team.check_new_password(value)
+        return value
+    if interactive is None:
+        interactive = stdin_is_terminal()
+    if not interactive:
+        raise ValueError(
+            f"No password for {who}: set {team.NEW_PASSWORD_ENV}, or run the command in a terminal."
+        )
+    ask = prompt or getpass.getpass
+    first = ask(f"New password for {who} (at least {team.MIN_PASSWORD_LENGTH} characters): ")
+    team.check_new_password(first)
+    if ask("The same password again: ") != first:
+        raise ValueError("The two passwords are not the same; nothing was changed.")
     return first
 
 

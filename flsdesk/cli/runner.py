@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from flsdesk import __version__, files
-from flsdesk.cli import definitions, exchange, followups, import_csv, store
+from flsdesk.cli import definitions, exchange, followups, import_csv, store, team
 from flsdesk.cli.base import EXIT_INTERNAL, EXIT_USAGE, CliError, CliParser, Context, Handler
 from flsdesk.cli.failures import describe_failure
 from flsdesk.paths import AppPaths, resolve
@@ -22,7 +23,7 @@ from flsdesk.paths import AppPaths, resolve
 log = logging.getLogger("flsdesk.cli")
 
 # In the order `flsdesk --help` lists them.
-COMMAND_MODULES = (definitions, store, followups, exchange, import_csv)
+COMMAND_MODULES = (definitions, store, followups, exchange, import_csv, team)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where the store, its key file, backups and logs live "
         "(beats FLSDESK_DATA_DIR; default: the user data folder)",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="ADDRESS",
+        help="use the team database at ADDRESS (postgresql://you@host/database) instead of "
+        "this computer's store (beats FLSDESK_STORE and the setting made by 'team join'; the "
+        "password: FLSDESK_DB_PASSWORD, the keyring, or asked)",
     )
     parser.add_argument("--version", action="version", version=f"flsdesk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=CliParser)
@@ -74,7 +82,11 @@ def _main(argv: Sequence[str] | None, open_window: OpenWindow | None) -> int:
         return exc.code
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
-    paths = resolve(args.data_dir)
+    paths = dataclasses.replace(resolve(args.data_dir), store=args.store)
+    team_store = _team_store_chosen(paths)
+    if isinstance(team_store, str):
+        print(f"flsdesk: {team_store}", file=sys.stderr)
+        return EXIT_USAGE
     # Before any command or the window: nothing written for the user may land on the store, and
     # what a killed earlier run left in our folders goes now.
     files.protect(paths)
@@ -86,7 +98,7 @@ def _main(argv: Sequence[str] | None, open_window: OpenWindow | None) -> int:
         return open_window(paths)
     from flsdesk.logs import install_excepthook, log_nowhere, setup_logging
 
-    if args.command in CREATES_STORE or store_present(paths):
+    if args.command in CREATES_STORE or team_store or store_present(paths):
         try:
             setup_logging(paths.log_dir)
         except OSError as exc:
@@ -121,6 +133,18 @@ def _main(argv: Sequence[str] | None, open_window: OpenWindow | None) -> int:
 
 # Commands that may make a data folder where there is none; every other one needs a store.
 CREATES_STORE = frozenset({"init", "restore"})
+
+
+def _team_store_chosen(paths: AppPaths) -> bool | str:
+    """Whether a team database is chosen (--store, FLSDESK_STORE, this computer's setting);
+    a bad address is a usage mistake, said before anything is opened (the message names where
+    it came from, never a password)."""
+    from flsdesk.store.address import BadAddress, chosen_address
+
+    try:
+        return chosen_address(paths, paths.store) is not None
+    except BadAddress as exc:
+        return str(exc)
 
 
 def store_present(paths: AppPaths) -> bool:

@@ -25,7 +25,11 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser("passwd", help="change the passphrase (the database is not re-encrypted)")
     p.set_defaults(handler=run_passwd)
 
-    p = sub.add_parser("backup", help="write an encrypted backup file into DIR")
+    p = sub.add_parser(
+        "backup",
+        help="write an encrypted backup file into DIR (of the team database too: asks for "
+        "the backup's own passphrase)",
+    )
     p.add_argument("dir", metavar="DIR", help="folder for the backup (created if missing)")
     p.set_defaults(handler=run_backup)
 
@@ -82,6 +86,14 @@ def run_init(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
     paths = ctx.paths
+    from flsdesk import session
+
+    if session.team_address(paths) is not None:
+        raise CliError(
+            "This computer uses a team database, which has no passphrase: change your password "
+            "there with 'flsdesk team passwd'.",
+            EXIT_USAGE,
+        )
     if not paths.data_dir.is_dir():
         store_unlock.require_store(paths)  # "no store yet", without making the folder
     # The key file has one writer at a time, like the database: unlocked, re-wrapped and
@@ -109,6 +121,12 @@ def run_passwd(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_backup(args: argparse.Namespace, ctx: Context) -> int:
+    from flsdesk import session
+
+    if (team_store := session.team_address(ctx.paths)) is not None:
+        from flsdesk.cli import team
+
+        return team.run_team_backup(args, ctx, team_store)
     folder = Path(args.dir).expanduser()
     # Checked before unlocking, so a typo costs nothing; the backups folder is allowed.
     if problem := files.refusal(folder, ctx.paths, folder=True, allow_backups=True):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -28,7 +27,7 @@ import sqlalchemy
 from flsdesk import settings as app_settings
 from flsdesk.paths import AppPaths
 from flsdesk.store import keys
-from flsdesk.store.errors import KeyringUnavailable, StoreError
+from flsdesk.store.errors import KeyringUnavailable
 
 log = logging.getLogger("flsdesk.store")
 
@@ -46,6 +45,7 @@ ALLOWED_OPTIONS = frozenset(
         "connect_timeout",
         "application_name",
         "host",
+        "hostaddr",
         "port",
         "gssencmode",
         "krbsrvname",
@@ -53,17 +53,13 @@ ALLOWED_OPTIONS = frozenset(
         "channel_binding",
     }
 )
-# Without verify-full a man in the middle with any certificate (or none) reads the patients.
+# Without verify-full a man in the middle with any certificate (or none) reads the patients;
+# flsdesk.store.pg applies it, and an address may not ask for less.
 REMOTE_SSLMODE = "verify-full"
-LOCAL_SSLMODE = "prefer"
 
 
 class BadAddress(ValueError):
     """The text is not a team database address; the message says what is wrong."""
-
-
-class TlsNotSetUp(StoreError):
-    """A team database on another computer, but no usable certificate authority (CA) file."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +154,11 @@ class StoreAddress:
     @property
     def is_this_computer(self) -> bool:
         """The server is on this computer (loopback or a local socket): TLS is not required,
-        because nothing leaves the machine."""
+        because nothing leaves the machine. With ``hostaddr`` (libpq connects there and checks
+        the certificate against the host name) both must be local."""
+        target = self.option("hostaddr")
+        if target is not None and not app_settings.is_this_computer(target):
+            return False
         socket_dir = self.option("host")
         if not self.host:
             return not socket_dir or socket_dir.startswith("/")
@@ -178,34 +178,10 @@ class StoreAddress:
             query={k: v for k, v in self.params if k not in ("sslmode", "sslrootcert")},
         )
 
-    def tls_options(self, ca_file: str | os.PathLike[str] | None) -> dict[str, str]:
-        """libpq's TLS options for this address: ``verify-full`` against the trust's CA file on
-        another computer (a missing or unreadable CA file is a TlsNotSetUp), ``prefer`` here."""
-        if self.is_this_computer:
-            return {"sslmode": self.option("sslmode") or LOCAL_SSLMODE}
-        chosen = self.option("sslrootcert") or (os.fspath(ca_file) if ca_file else "")
-        if not chosen:
-            raise TlsNotSetUp(
-                f"The team database {self.display} is on another computer: flsdesk connects "
-                "to it only over TLS, checking the server's certificate against your trust's "
-                "certificate authority (CA) file, and none is set. Ask your IT team for the CA "
-                "file (PEM) and choose it in Settings (or give it with --ca-file)."
-            )
-        path = Path(chosen).expanduser()
-        if not path.is_file():
-            raise TlsNotSetUp(
-                f"The certificate authority (CA) file {path} for the team database "
-                f"{self.display} does not exist. Choose the right file in Settings."
-            )
-        return {"sslmode": REMOTE_SSLMODE, "sslrootcert": str(path)}
-
-    def connect_args(self, ca_file: str | os.PathLike[str] | None) -> dict[str, Any]:
-        """Everything the psycopg connection needs besides the URL: TLS, and a name in
-        ``pg_stat_activity`` so the DBA sees which sessions are flsdesk's."""
-        args: dict[str, Any] = dict(self.tls_options(ca_file))
-        if self.option("application_name") is None:
-            args["application_name"] = "flsdesk"
-        return args
+    def ca_file(self, paths: AppPaths) -> str | None:
+        """The trust's CA file for this address: its own ``sslrootcert`` option, else this
+        computer's setting ``team_ca_file`` (``flsdesk.store.pg`` applies the TLS policy)."""
+        return self.option("sslrootcert") or ca_file_setting(paths)
 
 
 def _shown_scheme(raw: str) -> str:

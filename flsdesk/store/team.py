@@ -12,10 +12,10 @@ server refuses what their group may not do.
 - ``<db>_admin`` also changes settings, writes export batches, opt-out lists and the export row
   cache, deletes records for good (the 30-day purge) and manages people.
 
-The audit trail is append-only on the server too: a trigger refuses any UPDATE, and a DELETE of
-the entries of a record that still exists (or of a purge entry), so the admin's DELETE right
-serves the purge and nothing else. Nobody but the table owner (the DBA who ran ``team init``) can
-drop the trigger.
+The audit trail is append-only on the server too: the schema's trigger
+(``flsdesk/store/team_schema.py``) refuses any UPDATE, and a DELETE of the entries of a record that
+still exists (or of a purge entry), so the admin's DELETE right serves the purge and nothing else.
+Only the table owner (the DBA who ran ``team init``) could drop the trigger.
 
 People are login roles, each a member of exactly one group. Adding and removing them needs the
 right to create roles, which an admin does not get: ``team init`` installs two SECURITY DEFINER
@@ -26,12 +26,11 @@ verifier on the client, so the clear password never reaches the server's stateme
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Connection, Table, func, insert, select, text
@@ -52,26 +51,22 @@ ENTRY_META_KEYS = ("definitions_fingerprint",)
 ENTRY_REMOVABLE_SETTINGS = ("definitions_digest",)
 
 _ALL = ("SELECT", "INSERT", "UPDATE", "DELETE")
-# Every table not named here is read-only for every group.
+# Per group, per table; "*" is every table not named (a table a later schema step adds is then
+# read-only for entry and review, and the admin's, until someone decides otherwise).
 TABLE_RIGHTS: dict[Role, dict[str, tuple[str, ...]]] = {
-    Role.REVIEW: {},
+    Role.REVIEW: {"*": ("SELECT",)},
     Role.ENTRY: {
-        "records": ("INSERT", "UPDATE"),
-        "audit": ("INSERT",),
-        "call_attempts": ("INSERT", "UPDATE", "DELETE"),
-        "meta": ("INSERT", "UPDATE"),
-        "settings": ("DELETE",),
+        "*": ("SELECT",),
+        "records": ("SELECT", "INSERT", "UPDATE"),
+        "audit": ("SELECT", "INSERT"),
+        "call_attempts": _ALL,
+        "meta": ("SELECT", "INSERT", "UPDATE"),  # rows limited by row security
+        "settings": ("SELECT", "DELETE"),  # rows limited by row security
     },
     Role.ADMIN: {
-        "records": ("INSERT", "UPDATE", "DELETE"),
-        "audit": ("INSERT", "DELETE"),
-        "call_attempts": _ALL,
-        "meta": _ALL,
-        "settings": _ALL,
-        "export_batches": _ALL,
-        "export_rows": _ALL,
-        "export_row_cache": _ALL,
-        "optout_lists": _ALL,
+        "*": _ALL,
+        # Never UPDATE; DELETE only what the trigger lets go (the purged records' entries).
+        "audit": ("SELECT", "INSERT", "DELETE"),
     },
 }
 SEQUENCE_RIGHTS: dict[Role, tuple[str, ...]] = {
@@ -200,13 +195,12 @@ def set_up_rights(conn: Connection, database: str) -> None:
     for table in _tables(conn):
         t = _ident(conn, table)
         for role in Role:
-            rights = ("SELECT", *TABLE_RIGHTS[role].get(table, ()))
-            _ddl(conn, f"GRANT {', '.join(dict.fromkeys(rights))} ON {t} TO {q[role]}")
+            rights = TABLE_RIGHTS[role].get(table, TABLE_RIGHTS[role]["*"])
+            _ddl(conn, f"GRANT {', '.join(rights)} ON {t} TO {q[role]}")
     for role in Role:
         listed = ", ".join(SEQUENCE_RIGHTS[role])
         _ddl(conn, f"GRANT {listed} ON ALL SEQUENCES IN SCHEMA public TO {q[role]}")
     _row_security(conn, q)
-    _audit_guard(conn)
     _people_functions(conn, groups)
 
 
@@ -242,34 +236,6 @@ def _row_security(conn: Connection, q: dict[Role, str]) -> None:
         _ddl(conn, f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         for statement in statements:
             _ddl(conn, statement)
-
-
-_AUDIT_GUARD = """
-CREATE OR REPLACE FUNCTION flsdesk_audit_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = public, pg_catalog, pg_temp AS $fn$
-BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF OLD.action = 'purge'
-       OR EXISTS (SELECT 1 FROM records WHERE records.id = OLD.record_id) THEN
-        RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    RETURN OLD;
-END
-$fn$
-"""
-
-
-def _audit_guard(conn: Connection) -> None:
-    _ddl(conn, _AUDIT_GUARD)
-    _ddl(conn, "DROP TRIGGER IF EXISTS flsdesk_audit_guard ON audit")
-    _ddl(
-        conn,
-        "CREATE TRIGGER flsdesk_audit_guard BEFORE UPDATE OR DELETE ON audit "
-        "FOR EACH ROW EXECUTE FUNCTION flsdesk_audit_guard()",
-    )
-    _ddl(conn, "REVOKE ALL ON FUNCTION flsdesk_audit_guard() FROM PUBLIC")
 
 
 _ADD_USER = """
@@ -326,7 +292,7 @@ BEGIN
     END IF;
     IF who = session_user THEN
         RAISE EXCEPTION 'you cannot remove yourself; ask another admin'
-            USING ERRCODE = 'object_in_use';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOREACH grp IN ARRAY groups LOOP
         IF pg_has_role(who, grp, 'MEMBER') THEN
@@ -338,7 +304,7 @@ BEGIN
         WHERE g.rolname = groups[3] AND u.rolcanlogin;
     IF admins = 0 THEN
         RAISE EXCEPTION 'that is the last admin; add another admin first'
-            USING ERRCODE = 'object_in_use';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     EXECUTE format('ALTER ROLE %I NOLOGIN', who);
     BEGIN
@@ -375,8 +341,6 @@ def init_team(
     admin_password: str | None,
     *,
     create_schema: Callable[[sqlalchemy.Engine], Any],
-    site: str | None = None,
-    org_code: str | None = None,
 ) -> None:
     """``team init``: the schema (``create_schema``), the groups and their rights, and the first
     admin. Run by the DBA's account (it must be able to create roles). Refuses a database that
@@ -396,18 +360,8 @@ def init_team(
         create_schema(engine)
     with engine.begin() as conn:
         set_up_rights(conn, database)
-        if site:
-            _put_setting(conn, "service_name", site)
-        if org_code:
-            _put_setting(conn, "org_code", org_code)
         _add(conn, name, Role.ADMIN, admin_password)
     log.info("team database set up, first admin added")
-
-
-def _put_setting(conn: Connection, key: str, value: Any) -> None:
-    table = cast(Table, models.Setting.__table__)
-    conn.execute(table.delete().where(table.c.key == key))
-    conn.execute(insert(table).values(key=key, value=json.dumps(value)))
 
 
 # --------------------------------------------------------------------------- people
@@ -438,6 +392,17 @@ def remove_user(engine: sqlalchemy.Engine, name: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("SELECT flsdesk_remove_user(:who)"), {"who": clean})
     log.info("team user removed")
+
+
+def change_own_password(engine: sqlalchemy.Engine, new_password: str) -> str:
+    """The signed-in person's new password (any role may change their own); returns who."""
+    check_new_password(new_password)
+    with engine.begin() as conn:
+        who = str(conn.scalar(text("SELECT session_user")))
+        verifier = scram_verifier(conn, who, new_password)
+        _ddl(conn, f"ALTER ROLE {_ident(conn, who)} PASSWORD {_literal(conn, verifier)}")
+    log.info("team user changed their password")
+    return who
 
 
 def list_users(conn: Connection, database: str) -> list[TeamUser]:
@@ -568,11 +533,12 @@ class Moved:
 
 
 def migrate_from_local(
-    local: sqlalchemy.Engine, team: sqlalchemy.Engine, expected_schema: int
+    local: sqlalchemy.Engine, target: Connection, expected_schema: int, database: str
 ) -> Moved:
-    """Copy the single-PC store behind ``local`` into the empty team database: one
-    transaction on the team side (all or nothing); the local store is only read."""
-    with local.connect() as source, team.begin() as target:
+    """Copy the single-PC store behind ``local`` into the empty team database, inside the
+    caller's transaction ``target`` (the team store's write transaction: all or nothing, and
+    serialised with every other writer); the local store is only read."""
+    with local.connect() as source:
         schema = _team_schema(target)
         if schema is not None and schema != expected_schema:
             raise TeamError(
@@ -582,7 +548,7 @@ def migrate_from_local(
         held = held_rows(target)
         if held:
             raise NotEmpty(
-                f"The team database {team.url.database} already holds {_describe(held)}; "
+                f"The team database {database} already holds {_describe(held)}; "
                 "a store is moved only into an empty team database, so nothing was copied. "
                 "Make a new database with 'flsdesk team init' for it."
             )
