@@ -93,8 +93,6 @@ def set_up(database: PgDatabase) -> TeamDb:
             users[Role.ADMIN],
             PASSWORD,
             create_schema=team_schema.create_schema,
-            site="Team FLS",
-            org_code="RX1",
         )
         for role in (Role.ENTRY, Role.REVIEW):
             team.add_user(engine, users[role], role, PASSWORD)
