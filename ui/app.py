@@ -20,7 +20,6 @@ from flsdesk.store import backup, presence
 from flsdesk.store.address import BadAddress, StoreAddress
 from flsdesk.store.errors import StoreDamaged, StoreError, StoreInUse, WrongKey
 from flsdesk.store.store import Store
-from flsdesk_ui import team_connect
 from flsdesk_ui.store_repair import DailyCheck, ask_rotate_richer, offer_restore
 from flsdesk_ui.team_settings import ThisComputerDialog
 from flsdesk_ui.team_unlock import TeamUnlockDialog, team_relock_prompt
@@ -68,14 +67,14 @@ def start_store(paths: AppPaths) -> Started | None:
     never replaced by a new one: its latest good backup is offered instead. A team database
     (FLSDESK_STORE or this computer's setting) is signed in to instead."""
     try:
-        chosen = team_address.chosen_address(paths)
+        chosen = session.team_address(paths)
     except BadAddress as exc:
         show_error(f"{exc}\n\nCorrect the address now (or empty it for this computer's own store).")
         if os.environ.get(team_address.STORE_ENV) or not ThisComputerDialog(paths).exec():
             return None
         return start_store(paths)
     if chosen is not None:
-        return start_team(paths, chosen.address)
+        return start_team(paths, chosen)
     if not session.store_exists(paths):  # settles an interrupted restore first
         return first_run(paths)
     problem = presence.file_problem(paths)
@@ -121,12 +120,12 @@ def open_existing(paths: AppPaths, *, offered: bool = False) -> Started | None:
 def start_team(paths: AppPaths, address: StoreAddress) -> Started | None:
     """Sign in with the remembered password (or FLSDESK_DB_PASSWORD), else ask; None when the
     person gave up. The server's answer (wrong password, unreachable …) shows in the dialog."""
-    ca_file = team_address.ca_file_setting(paths)
+    ca_file = address.ca_file(paths)
     problem = ""
     password = team_address.password_without_asking(address)
     if password is not None:
         try:
-            store = team_connect.open_team(paths, address, password, ca_file)
+            store = session.open_team(paths, address, password, defer_rederive=True)
         except StoreError as exc:
             problem = str(exc)
         else:
@@ -141,7 +140,7 @@ def start_team(paths: AppPaths, address: StoreAddress) -> Started | None:
 
 def _team_chosen(paths: AppPaths) -> bool:
     try:
-        return team_address.chosen_address(paths) is not None
+        return session.team_address(paths) is not None
     except BadAddress:
         return True
 
@@ -188,7 +187,7 @@ def run(paths: AppPaths) -> int:
         return 3
     unlock = relock_prompt(paths)
     if started.address is not None:
-        unlock = team_relock_prompt(paths, started.address, team_address.ca_file_setting(paths))
+        unlock = team_relock_prompt(paths, started.address, started.address.ca_file(paths))
     window = MainWindow(started.store, paths, started.initials, unlock=unlock)
     window.show()
     announce(window, rederived)
