@@ -4,6 +4,7 @@ password again, and this computer's database settings. The password is never wri
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -259,3 +260,19 @@ def test_a_bad_address_in_this_computers_settings_is_said_and_can_be_corrected(
     driver.check()
     assert said and "must name the database" in said[0]
     assert team_address.chosen_address(app_paths) is None  # this computer's own store again
+
+
+def test_the_window_opens_the_store_given_with_store_and_a_password_for_scripts(
+    qtbot, team_db: TeamDb, app_paths, monkeypatch
+) -> None:
+    # ``flsdesk --store ADDRESS`` with no command opens the window on that database; the
+    # password from FLSDESK_DB_PASSWORD (a kiosk script, the tests) means no dialog.
+    monkeypatch.setenv(team_address.PASSWORD_ENV, PASSWORD)
+    paths = dataclasses.replace(app_paths, store=team_db.address(Role.ADMIN).display)
+    started = app_mod.start_store(paths)
+    assert started is not None
+    try:
+        assert started.store.role is Role.ADMIN and started.address == team_db.address(Role.ADMIN)
+    finally:
+        started.store.close()
+    assert team_address.chosen_address(app_paths) is None  # nothing kept for the next start
