@@ -30,6 +30,7 @@ from flsdesk.exchange import export
 from flsdesk.paths import AppPaths
 from flsdesk.queries import StoreQueries
 from flsdesk.record_actions import RETENTION_DAYS, new_fracture_prefill
+from flsdesk.store.errors import StoreError
 from flsdesk.store.store import Store
 from flsdesk_ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
 from flsdesk_ui.export_dialog import ExportDialog
@@ -126,7 +127,7 @@ class MainWindow(QMainWindow):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(400)
-        self._refresh_timer.timeout.connect(self.refresh)
+        self._refresh_timer.timeout.connect(self._refresh_safely)
         minutes = float(store.get_setting("idle_lock_minutes", 10) or 10)
         self.idle = IdleWatcher(minutes, clock, self)
         self.idle.idle.connect(lambda: self.lock(idle=True))
@@ -163,6 +164,9 @@ class MainWindow(QMainWindow):
         self.team_status.show()
 
     def _server_unreachable(self, why: str) -> None:
+        if not self.store.is_team:
+            self.statusBar().showMessage(why, 8000)
+            return
         self.team_status.setText(
             "The team database cannot be reached: the lists may be out of date. Trying again."
         )
@@ -327,9 +331,20 @@ class MainWindow(QMainWindow):
         """Someone else changed records: re-read the lists, keeping the place in them."""
         bar = self.patients.view.verticalScrollBar()
         where = bar.value()
-        self.refresh()
-        self.outbox.refresh()
+        if self._refresh_safely():
+            self.outbox.refresh()
         bar.setValue(where)
+
+    def _refresh_safely(self) -> bool:
+        """Refresh from a timer: the team database going away meanwhile is said in the status
+        bar (the lists stay as they were), not reported as a failure of flsdesk."""
+        try:
+            self.refresh()
+        except StoreError as exc:
+            log.warning("lists not refreshed: %s", type(exc).__name__)
+            self._server_unreachable(str(exc))
+            return False
+        return True
 
     def refresh(self) -> None:
         # Before reading: a change landing while the lists are read is picked up by the next poll.
@@ -413,8 +428,9 @@ class MainWindow(QMainWindow):
 
     def open_record(
         self, record_id: int | None, prefill: dict[str, Any] | None = None, tab: str | None = None
-    ) -> QWidget:
-        """Open the record form (or, without it, the read-only view)."""
+    ) -> QWidget | None:
+        """Open the record form (or, without it, the read-only view); None when the store
+        cannot give the record now (the team database cannot be reached)."""
         for open_window in self.open_windows:
             # One window per record: a second, stale copy could only lose someone's save.
             if record_id is not None and getattr(open_window, "record_id", None) == record_id:
@@ -430,7 +446,11 @@ class MainWindow(QMainWindow):
                 self.refresh()
             window: QWidget = RecordDialog(self.store, [record_id], self)
         else:
-            window = RecordWindow(self.store, record_id=record_id, prefill=prefill, tab=tab)
+            try:
+                window = RecordWindow(self.store, record_id=record_id, prefill=prefill, tab=tab)
+            except StoreError as exc:  # the team database away: say so, plainly
+                QMessageBox.warning(self, "The record cannot be opened", str(exc))
+                return None
             window.saved.connect(lambda _rid: self.schedule_refresh())
             window.open_record_requested.connect(lambda rid: self.open_record(rid))
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)

@@ -47,6 +47,7 @@ def apply_role(window: MainWindow, role: Role) -> None:
     if not role.can_edit:
         for action in (window.act_new, window.act_new_fracture):
             _forbid_action(window, action)
+        window.patients.first_record_hint = "No records yet."
         _forbid_button(window.followups.log_button)
         _forbid_button(window.followups.end_button)
     if not role.can_administer:

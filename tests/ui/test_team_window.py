@@ -20,7 +20,7 @@ from flsdesk_ui.main_window import MainWindow
 from flsdesk_ui.refresh import AWAY_POLL_MS, POLL_MS
 from tests.helpers.pg import PgCluster
 from tests.helpers.team_ui import PASSWORD, ROOT, TeamDb, team_db_fixture  # noqa: F401  (fixture)
-from tests.ui.conftest import PASSPHRASE
+from tests.ui.conftest import PASSPHRASE, Driver
 
 RECORD = {
     "1.01": "9434765919",
@@ -121,6 +121,9 @@ def test_the_entry_window_edits_records_but_offers_no_administration(
     assert not shown & ADMINISTERING
     assert window.followups.log_button.isVisibleTo(window.followups)
     assert not window.outbox.upload_button.isVisibleTo(window.outbox)
+    assert "Ctrl+N" in window.patients.empty.text()  # an empty list suggests a first record
+    review = _window(qtbot, team_db.open(Role.REVIEW, app_paths), app_paths)
+    assert review.patients.empty.text() == "No records yet."  # not to a review user
     # The administrator sees everything.
     admin_window = _window(qtbot, team_db.open(Role.ADMIN, app_paths), app_paths)
     assert _menu_texts(admin_window) | _toolbar_texts(admin_window) >= EDITING | ADMINISTERING
@@ -202,6 +205,7 @@ def test_the_status_bar_says_when_the_team_database_cannot_be_reached(
     qtbot, team_db: TeamDb, pg_cluster: PgCluster, app_paths
 ) -> None:
     store = team_db.open(Role.ENTRY, app_paths)
+    record_id = store.new_record({**RECORD, "1.09": "2025-01-10"})
     window = _window(qtbot, store, app_paths)
     status = window.team_status
     pg_cluster.stop()
@@ -209,6 +213,12 @@ def test_the_status_bar_says_when_the_team_database_cannot_be_reached(
         assert window.watcher.poll() is False
         assert "cannot be reached" in status.text()
         assert window.watcher.timer.interval() == AWAY_POLL_MS  # asks less often meanwhile
+        # Opening a record meanwhile: said plainly, not as a failure of flsdesk.
+        said: list[str] = []
+        driver = Driver(lambda box: (said.append(box.text()), box.accept()))
+        assert window.open_record(record_id) is None
+        assert driver.check() and said and "team database" in said[0]
+        assert window.open_windows == []
     finally:
         pg_cluster.pg_ctl_start()
     printed = team_db.run_elsewhere(
