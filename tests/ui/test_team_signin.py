@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QWizard
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox, QWizard
 
 from flsdesk import settings as app_settings
 from flsdesk.store import address as team_address
@@ -276,3 +276,38 @@ def test_the_window_opens_the_store_given_with_store_and_a_password_for_scripts(
     finally:
         started.store.close()
     assert team_address.chosen_address(app_paths) is None  # nothing kept for the next start
+
+
+def test_settings_check_the_password_before_remembering_it(
+    qtbot, team_db: TeamDb, app_paths, memory_keyring: MemoryKeyring
+) -> None:
+    dialog = ThisComputerDialog(app_paths)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+    fields = dialog.fields
+    fields.address.setFocus()
+    address = team_db.address(Role.ENTRY)
+    qtbot.keyClicks(fields.address, address.display)
+    qtbot.keyClick(fields.address, Qt.Key.Key_Tab)
+    assert fields.user.text() == address.user  # taken from the address
+    fields.remember.setFocus()
+    qtbot.keyClick(fields.remember, Qt.Key.Key_Space)
+    dialog.save()
+    assert dialog.isVisible() and "type it" in fields.result.text()  # nothing to remember yet
+    qtbot.keyClicks(fields.password, "not my password")
+    dialog.save()
+    assert dialog.isVisible() and "password" in fields.result.text().lower()
+    assert team_address.remembered_password(address) is None
+    assert team_address.chosen_address(app_paths) is None  # nothing kept from a failed save
+    fields.password.clear()
+    qtbot.keyClicks(fields.password, PASSWORD)
+    dialog.save()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert team_address.remembered_password(address) == PASSWORD
+    assert app_settings.read_pc_settings(app_paths.config_dir)["remember_db_password"] is True
+    chosen = team_address.chosen_address(app_paths)
+    assert chosen is not None and chosen.address == address
+    assert _files_hold(app_paths.config_dir, PASSWORD) == []
