@@ -650,6 +650,7 @@ class MainWindow(QMainWindow):
         return self.stack.currentWidget() is self.locked
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.watcher.stop()  # the store closes after the window: no poll may run on it
         for window in list(self.open_windows):
             flush = getattr(window, "flush", None)
             if flush is not None:
