@@ -275,6 +275,9 @@ Index(
     Record.site,
     Record.missing_count,
     **_LIVE,
+    # SQLite keeps the rowid in every index; PostgreSQL needs the id included to answer the
+    # list's queries (which return ids) from the index alone.
+    postgresql_include=["id"],
 )
 
 

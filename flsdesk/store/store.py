@@ -736,7 +736,10 @@ class Store:
         self.require(Role.ENTRY, "creating records")
         now = self.now()
         with self._writing(immediate=False) as conn:
-            hooks = BatchHooks(conn)
+            # On the server each SQL look-up is a round trip: answer them from memory there.
+            hooks: BatchHooks | derivation.IndexedBatchHooks = (
+                derivation.IndexedBatchHooks(conn) if self.is_team else BatchHooks(conn)
+            )
             # Ids are assigned here, under the write lock, so that the batch hooks can name a
             # pending record as "the other record" before it is written.
             ids = reserve_record_ids(conn, len(answer_sets))
