@@ -45,7 +45,8 @@ def _forbid_button(widget: QWidget) -> None:
 def apply_role(window: MainWindow, role: Role) -> None:
     """Hide every action ``role`` may not use, in menus, tool bar and pages."""
     if not role.can_edit:
-        for action in (window.act_new, window.act_new_fracture):
+        # An import creates and changes records: the entry role's right, as on the command line.
+        for action in (window.act_new, window.act_new_fracture, window.act_import):
             _forbid_action(window, action)
         window.patients.first_record_hint = "No records yet."
         _forbid_button(window.followups.log_button)
@@ -54,7 +55,6 @@ def apply_role(window: MainWindow, role: Role) -> None:
         for action in (
             window.act_delete,
             window.act_export,
-            window.act_import,
             window.act_optout,
             window.act_settings,
         ):

@@ -55,8 +55,8 @@ def _toolbar_texts(window: MainWindow) -> set[str]:
     return {a.text() for a in window.toolbar.actions() if a.isVisible() and not a.isSeparator()}
 
 
-EDITING = {"New record", "New fracture for this patient"}
-ADMINISTERING = {"Delete…", "Export for FLS-DB", "Import…", "National Data Opt-out…", "Settings…"}
+EDITING = {"New record", "New fracture for this patient", "Import…"}
+ADMINISTERING = {"Delete…", "Export for FLS-DB", "National Data Opt-out…", "Settings…"}
 
 
 def test_the_review_window_offers_nothing_that_changes_records(
