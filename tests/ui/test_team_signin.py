@@ -311,3 +311,19 @@ def test_settings_check_the_password_before_remembering_it(
     chosen = team_address.chosen_address(app_paths)
     assert chosen is not None and chosen.address == address
     assert _files_hold(app_paths.config_dir, PASSWORD) == []
+
+
+def test_back_from_the_join_page_is_the_single_pc_set_up_again(qtbot, app_paths) -> None:
+    wizard = SetupWizard(app_paths)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.mouseClick(wizard.service_page.join, Qt.MouseButton.LeftButton)
+    assert wizard.currentPage() is wizard.join_page
+    assert wizard.button(QWizard.WizardButton.FinishButton).isVisible()
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.BackButton), Qt.MouseButton.LeftButton)
+    assert wizard.currentPage() is wizard.service_page
+    page = wizard.service_page
+    qtbot.keyClicks(page.site, "Northtown FLS")
+    qtbot.keyClicks(page.initials, "ab")
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton)
+    assert wizard.currentPage() is wizard.passphrase_page
