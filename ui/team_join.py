@@ -27,7 +27,7 @@ from flsdesk.paths import AppPaths
 from flsdesk.store import address as team_address
 from flsdesk.store import keys
 from flsdesk.store.address import BadAddress, StoreAddress
-from flsdesk.store.errors import StoreError
+from flsdesk.store.errors import SignInRefused, StoreError
 from flsdesk.store.store import Store
 from flsdesk_ui import team_connect
 from flsdesk_ui.team_rights import role_text
@@ -121,13 +121,17 @@ class TeamFields(QWidget):
             self.show_result(str(exc), ok=False)
             self.address.setFocus()
             return None
-        if not self.password.text():
-            self.show_result("Please type your database password.", ok=False)
-            self.password.setFocus()
-            return None
         ca_file = team_connect.ca_file_or_none(self.ca_file.text())
         try:
+            # No password typed is tried as none (a server signing people in by GSSAPI).
             store = team_connect.open_team(self.paths, address, self.password.text(), ca_file)
+        except SignInRefused as exc:
+            said = str(exc)
+            if not self.password.text():
+                said = "Please type your database password."
+                self.password.setFocus()
+            self.show_result(said, ok=False)
+            return None
         except StoreError as exc:
             self.show_result(str(exc), ok=False)
             return None
@@ -152,6 +156,7 @@ class TeamFields(QWidget):
         config = self.paths.config_dir
         app_settings.write_pc_setting(config, "team_ca_file", self.ca_file.text())
         remember = self.remember.isEnabled() and self.remember.isChecked()
+        remember = remember and bool(self.password.text())
         app_settings.write_pc_setting(config, "remember_db_password", remember)
         team_address.save_address(self.paths, address.display)
         log.info("this computer now uses the team database")

@@ -134,10 +134,8 @@ class TeamUnlockDialog(QDialog):
             return
         if not self.address.user:
             self.address = dataclasses.replace(self.address, user=self.user.text().strip())
-        if not password:
-            self.error.setText("Please type your database password.")
-            self.password.setFocus()
-            return
+        # An empty password is tried as none: a server that signs people in by GSSAPI
+        # (Kerberos, the Windows sign-in) asks for none; any other says it wants one.
         try:
             if self.relock:
                 self._check(password)
@@ -146,6 +144,10 @@ class TeamUnlockDialog(QDialog):
                     self.paths, self.address, password, self.ca_file
                 )
         except SignInRefused as exc:
+            if not password:
+                self.error.setText("Please type your database password.")
+                self.password.setFocus()
+                return
             self.error.setText(f"{exc} Please try again.")
             self.password.selectAll()
             self.password.setFocus()
@@ -153,7 +155,7 @@ class TeamUnlockDialog(QDialog):
         except StoreError as exc:
             self.error.setText(str(exc))
             return
-        if not self.relock:
+        if not self.relock and password:
             self.remember_problem = team_connect.remember(
                 self.address, password, self.remember.isChecked()
             )
@@ -165,7 +167,8 @@ class TeamUnlockDialog(QDialog):
             team_connect.check_password(self.paths, self.address, password, self.ca_file)
         except ServerUnreachable:
             # The server cannot say; the password this computer remembers for it can.
-            if team_address.remembered_password(self.address) != password:
+            remembered = team_address.remembered_password(self.address)
+            if not password or remembered != password:
                 raise
             log.info("unlocked against the remembered password (server unreachable)")
 
