@@ -676,7 +676,9 @@ def log_call_attempt(
     definition = _live_definition(store, record_id)
     if window_id not in {w.id for w in definition.followup_windows}:
         raise ValueError(f"'{window_id}' is not a follow-up of this record's dataset.")
-    with store.engine.begin() as conn:
+    # The store's writer lock, as every write: on a team database the calls of two PCs then
+    # commit in id order, which the others' refresh (Store.change_token) relies on.
+    with store.write_transaction() as conn:
         key = conn.execute(
             insert(CallAttempt).values(
                 record_id=record_id,

@@ -248,6 +248,9 @@ Index(
     Record.fu16_closed,
     Record.diagnosed,
     **_LIVE,
+    # What else the worklist's counts read, so that PostgreSQL answers them from the index
+    # alone too (SQLite's rowid is in every index; dataset_id is read from the row there).
+    postgresql_include=["dataset_id", "id"],
 )
 Index(
     "ix_records_fu52_open",
@@ -256,6 +259,9 @@ Index(
     Record.fu52_closed,
     Record.diagnosed,
     **_LIVE,
+    # What else the worklist's counts read, so that PostgreSQL answers them from the index
+    # alone too (SQLite's rowid is in every index; dataset_id is read from the row there).
+    postgresql_include=["dataset_id", "id"],
 )
 
 # The patient list (flsdesk/patient_list.py) searches, filters and sorts on these columns only.
@@ -279,6 +285,22 @@ Index(
     # list's queries (which return ids) from the index alone.
     postgresql_include=["id"],
 )
+
+
+# PostgreSQL only: the patient list's search looks for what was typed anywhere in the name or
+# the hospital number (ILIKE '%…%') and at the start of the NHS number; a B-tree cannot answer
+# either, and on the server every row tested is a case-folding comparison. Trigram indexes
+# (the pg_trgm extension, which team_schema.create_schema installs) answer them for three or
+# more characters typed; shorter searches match most rows anyway and read the list index.
+# SQLite has no such index type: its NOCASE columns and the narrow list index do this there.
+for _column in (Record.name, Record.hospital_number, Record.nhs_number):
+    Index(
+        f"ix_records_{_column.key}_trgm",
+        _column,
+        postgresql_using="gin",
+        postgresql_ops={_column.key: "gin_trgm_ops"},
+        **_LIVE,
+    ).ddl_if(dialect="postgresql")
 
 
 class ExportRowCache(Base):

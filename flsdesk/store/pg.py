@@ -92,7 +92,8 @@ def create_pg_engine(
     connect_args: dict[str, Any] = {
         "connect_timeout": CONNECT_TIMEOUT_S,
         "application_name": "flsdesk",
-        "options": f"-c lock_timeout={LOCK_TIMEOUT_MS}",
+        # Parallel workers cost more to start than the store's small, indexed queries take.
+        "options": f"-c lock_timeout={LOCK_TIMEOUT_MS} -c max_parallel_workers_per_gather=0",
         **_KEEPALIVE,
         **_tls_args(address, ca_file),
     }

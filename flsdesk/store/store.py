@@ -321,19 +321,28 @@ class Store:
             engine.dispose()
             raise
         try:
-            if role.can_administer:
-                store.purge_expired()
-            if not role.can_edit:
-                pass  # review: reads only; the records stay as the last editor derived them
-            elif defer_rederive and store.rederive_due():
-                pass
-            elif store.rederive(progress) is None:
-                store.refresh_stale()
+            store._housekeeping(progress, defer_rederive)
         except BaseException:
             store.close()
             raise
         log.info("team store opened (%s role)", role.value)
         return store
+
+    def _housekeeping(self, progress: Progress | None, defer_rederive: bool) -> None:
+        """A team database's start-up writes, as far as the role allows. A server whose grants
+        refuse one of them (a narrower policy than flsdesk's own) costs only that step: each is
+        its own transaction, rolled back whole, and the store opens for what the role may do."""
+        try:
+            if self.role.can_administer:
+                self.purge_expired()
+            if not self.role.can_edit:
+                return  # review: reads only; the records stay as the last editor derived them
+            if defer_rederive and self.rederive_due():
+                return
+            if self.rederive(progress) is None:
+                self.refresh_stale()
+        except NotAllowed as exc:
+            log.warning("start-up housekeeping not allowed on this team database: %s", exc)
 
     @classmethod
     def _open(

@@ -13,6 +13,8 @@ What differs from the local store, and why:
 * the case-insensitive NOCASE columns have no collation here: the patient list asks with ILIKE
   and sorts on lower() (flsdesk/patient_list.py).
 * the audit trail's append-only triggers are one PL/pgSQL function.
+* the patient list's search has trigram indexes (pg_trgm, installed here) on the name, hospital
+  number and NHS number; SQLite answers the same search from its NOCASE columns.
 
 Rights (the three group roles and their grants) are ``flsdesk/store/team.py``'s business; this
 module creates tables only, as whoever runs it (the DBA's account), and writes nothing that
@@ -123,6 +125,18 @@ def create_schema(
                 f"This database holds {what}; 'team init' needs an empty database. "
                 "Nothing was changed."
             )
+        # The trigram operator classes of the patient list's search indexes (models.py). A
+        # standard part of PostgreSQL (contrib; in Debian's postgresql package) and a trusted
+        # extension: the database's owner may install it.
+        try:
+            with conn.begin_nested():
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise StoreError(
+                "The database server lacks the pg_trgm extension (part of PostgreSQL's "
+                "contrib modules), or this account may not install it; the database's owner "
+                "or the server's administrator runs 'team init'. Nothing was changed."
+            ) from exc
         Base.metadata.create_all(conn)
         for statement in _AUDIT_TRIGGERS:
             conn.execute(text(statement))

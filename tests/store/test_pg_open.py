@@ -24,6 +24,7 @@ from flsdesk.store.errors import (
 from flsdesk.store.migrations import CURRENT_SCHEMA, PG_VERSION_KEY
 from flsdesk.store.models import Base
 from flsdesk.store.pg import classify, create_pg_engine
+from flsdesk.store.rederive import FINGERPRINT_KEY as FINGERPRINT
 from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 from tests.helpers.conftest_records import (  # noqa: F401  (fixtures)
@@ -323,3 +324,19 @@ def test_days_left_and_purge_on_the_server_keep_the_purge_entry(
         with admin.engine.connect() as conn:
             actions = conn.scalars(text("SELECT action FROM audit ORDER BY id")).all()
         assert actions == ["purge"]
+
+
+def test_a_server_refusing_a_start_up_write_still_lets_the_person_in(
+    team: TeamDatabase, paths, clock
+) -> None:
+    # A DBA's grants narrower than flsdesk's own: entry may not write the fingerprint.
+    team.add_login(f"{team.name}_e", Role.ENTRY)
+    with _open_admin(team, paths, clock) as admin:
+        rid = admin.new_record(complete_answers(nhs_number(943476591)))
+        with admin.engine.begin() as conn:
+            conn.execute(text("UPDATE meta SET value = 'old' WHERE key = :k"), {"k": FINGERPRINT})
+    team.run(f'REVOKE INSERT, UPDATE ON meta FROM "{team.name}_entry"')
+    with _open(team, f"{team.name}_e", paths, clock) as store:
+        assert store.rederived is None and store.rederive_due()  # rolled back whole
+        store.save(rid, {**store.load(rid).answers, "2.01": 166})
+        assert store.load(rid).answers["2.01"] == 166
