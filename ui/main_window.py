@@ -42,7 +42,7 @@ from flsdesk_ui.outbox_view import OutboxPage
 from flsdesk_ui.pages import DeletedPage, DuplicatesPage, PatientsPage
 from flsdesk_ui.refresh import ChangeWatcher
 from flsdesk_ui.team_rights import apply_role, role_text
-from flsdesk_ui.team_settings import ThisComputerDialog
+from flsdesk_ui.team_settings import edit_this_computer
 from flsdesk_ui.team_unlock import team_relock_message
 from flsdesk_ui.unlock import relock_message
 
@@ -530,10 +530,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Settings saved.", 5000)
 
     def show_this_computer(self) -> None:
-        dialog = ThisComputerDialog(self.paths, self)
-        if dialog.exec():
-            if dialog.notice:
-                QMessageBox.warning(self, "flsdesk", dialog.notice)
+        if edit_this_computer(self.paths, self):
             self.statusBar().showMessage(
                 "Saved: this computer's database changes at the next start of flsdesk.", 8000
             )

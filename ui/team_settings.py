@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
@@ -83,3 +84,13 @@ class ThisComputerDialog(QDialog):
         f.password.clear()
         log.info("this computer's database settings saved")
         self.accept()
+
+
+def edit_this_computer(paths: AppPaths, parent: QWidget | None = None) -> bool:
+    """The dialog, from the menu or from Settings; True when something was saved."""
+    dialog = ThisComputerDialog(paths, parent)
+    if not dialog.exec():
+        return False
+    if dialog.notice:
+        QMessageBox.warning(parent, "flsdesk", dialog.notice)
+    return True

@@ -331,3 +331,24 @@ def test_back_from_the_join_page_is_the_single_pc_set_up_again(qtbot, app_paths)
     qtbot.keyClicks(page.initials, "ab")
     qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton)
     assert wizard.currentPage() is wizard.passphrase_page
+
+
+def test_a_single_pc_service_reaches_the_team_database_setting_from_settings(
+    qtbot, store, app_paths
+) -> None:
+    from flsdesk_ui.dialogs import SettingsDialog
+
+    settings = SettingsDialog(store)
+    qtbot.addWidget(settings)
+    settings.show()
+
+    def join(dialog: ThisComputerDialog) -> None:
+        qtbot.keyClicks(dialog.fields.address, "postgresql://jsmith@127.0.0.1/fls")
+        save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+        qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+
+    driver = Driver(join)
+    qtbot.mouseClick(settings.this_computer, Qt.MouseButton.LeftButton)
+    assert driver.check() == ["this_computer_dialog"]
+    chosen = team_address.chosen_address(app_paths)
+    assert chosen is not None and chosen.address.display == "postgresql://jsmith@127.0.0.1/fls"
