@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QScrollArea,
     QSpinBox,
     QTabWidget,
@@ -36,6 +37,7 @@ from flsdesk.store.records import DELETE_REASONS
 from flsdesk.store.store import Store
 from flsdesk.wording import answer_for_people, moment_for_people, provisional_notes, question_label
 from flsdesk_ui.common import ok_cancel, read_only_table, reason_combo
+from flsdesk_ui.team_settings import edit_this_computer
 
 
 class DeleteDialog(QDialog):
@@ -140,6 +142,14 @@ class SettingsDialog(QDialog):
         self.problem.setStyleSheet("color: #b00020")
         self.problem.setWordWrap(True)
         layout.addWidget(self.problem)
+        # Which database this computer uses is not a service setting (it says where the
+        # settings are): its own dialog, kept beside the store (ui/team_settings.py).
+        self.this_computer = QPushButton(
+            "This computer's database (its own store or the team's)…",
+            objectName="settings_this_computer",
+        )
+        self.this_computer.clicked.connect(lambda: edit_this_computer(store.paths, self))
+        layout.addWidget(self.this_computer)
         layout.addWidget(ok_cancel(self, "Save"))
         self._fit_to_screen(parent)
 

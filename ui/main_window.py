@@ -30,6 +30,7 @@ from flsdesk.exchange import export
 from flsdesk.paths import AppPaths
 from flsdesk.queries import StoreQueries
 from flsdesk.record_actions import RETENTION_DAYS, new_fracture_prefill
+from flsdesk.store.errors import StoreError
 from flsdesk.store.store import Store
 from flsdesk_ui.dialogs import AboutDialog, AuditDialog, DeleteDialog, RecordDialog, SettingsDialog
 from flsdesk_ui.export_dialog import ExportDialog
@@ -39,6 +40,10 @@ from flsdesk_ui.import_dialog import ImportDialog
 from flsdesk_ui.optout_dialog import OptoutDialog
 from flsdesk_ui.outbox_view import OutboxPage
 from flsdesk_ui.pages import DeletedPage, DuplicatesPage, PatientsPage
+from flsdesk_ui.refresh import ChangeWatcher
+from flsdesk_ui.team_rights import apply_role, role_text
+from flsdesk_ui.team_settings import edit_this_computer
+from flsdesk_ui.team_unlock import team_relock_message
 from flsdesk_ui.unlock import relock_message
 
 log = logging.getLogger("ui.main")
@@ -65,6 +70,7 @@ class MainWindow(QMainWindow):
         self._unlock = unlock
         self.locked_when_idle = False
         self.open_windows: list[QWidget] = []
+        self.forbidden_actions: set[QAction] = set()  # what this person's role may not do
         self.setObjectName("main_window")
         self.setWindowTitle(self._title())
         self.resize(1180, 720)
@@ -98,6 +104,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.followup_counts)
         self.counts = QLabel(objectName="status_counts")
         self.statusBar().addPermanentWidget(self.counts)
+        self.team_status = QLabel(objectName="status_team")
+        self.statusBar().addPermanentWidget(self.team_status)
 
         self._make_actions()
         self.patients.view.doubleClicked.connect(lambda _i: self.open_selected())
@@ -119,18 +127,52 @@ class MainWindow(QMainWindow):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(400)
-        self._refresh_timer.timeout.connect(self.refresh)
+        self._refresh_timer.timeout.connect(self._refresh_safely)
         minutes = float(store.get_setting("idle_lock_minutes", 10) or 10)
         self.idle = IdleWatcher(minutes, clock, self)
         self.idle.idle.connect(lambda: self.lock(idle=True))
+        # Others' changes (other PCs, a command) show within seconds: see ui/refresh.py.
+        self.watcher = ChangeWatcher(store.change_token, parent=self)
+        self.watcher.changed.connect(self.refresh_from_others)
+        self.watcher.unreachable.connect(self._server_unreachable)
+        self.watcher.reachable.connect(self._show_team_status)
+        apply_role(self, store.role)
+        self._show_team_status()
         self.refresh()
         self._selection_changed(QModelIndex())
+        self.watcher.start()
 
     # -- building ------------------------------------------------------------------------------
 
     def _title(self) -> str:
         service = self.store.get_setting("service_name", "") or ""
-        return f"flsdesk — {service}" if service else "flsdesk"
+        title = f"flsdesk — {service}" if service else "flsdesk"
+        if self.store.is_team:
+            # The address without its password, and who is signed in: never any patient detail.
+            title += f" — {self.store.address_display} — {self.store.user} ({self.store.role})"
+        return title
+
+    def _show_team_status(self) -> None:
+        if not self.store.is_team:
+            self.team_status.hide()
+            return
+        self.team_status.setText(
+            f"Team database {self.store.address_display} · signed in as {self.store.user}, "
+            f"{role_text(self.store.role)}"
+        )
+        self.team_status.setStyleSheet("")
+        self.team_status.show()
+
+    def _server_unreachable(self, why: str) -> None:
+        if not self.store.is_team:
+            self.statusBar().showMessage(why, 8000)
+            return
+        self.team_status.setText(
+            "The team database cannot be reached: the lists may be out of date. Trying again."
+        )
+        self.team_status.setToolTip(why)
+        self.team_status.setStyleSheet("color: #b00020")
+        self.team_status.show()
 
     def _action(
         self, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = ""
@@ -223,6 +265,12 @@ class MainWindow(QMainWindow):
             "List the NHS numbers to check; read back the opted-out list",
         )
         self.act_settings = a("Settings…", self.show_settings, None, "Service settings")
+        self.act_this_computer = a(
+            "This computer's database…",
+            self.show_this_computer,
+            None,
+            "This computer's own store or the team's database, and its certificate file",
+        )
         self.act_about = a(
             "About flsdesk", self.show_about, None, "Versions and the definition files in use"
         )
@@ -235,7 +283,13 @@ class MainWindow(QMainWindow):
         self.act_quit = a("Quit", self.close, QKeySequence.StandardKey.Quit)
 
         file_menu = self.menuBar().addMenu("&File")
-        for act in (self.act_new, self.act_new_fracture, self.act_settings, self.act_lock):
+        for act in (
+            self.act_new,
+            self.act_new_fracture,
+            self.act_settings,
+            self.act_this_computer,
+            self.act_lock,
+        ):
             file_menu.addAction(act)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
@@ -273,7 +327,28 @@ class MainWindow(QMainWindow):
         """Refresh soon: autosaves come every second while someone types; one refresh serves."""
         self._refresh_timer.start()
 
+    def refresh_from_others(self) -> None:
+        """Someone else changed records: re-read the lists, keeping the place in them."""
+        bar = self.patients.view.verticalScrollBar()
+        where = bar.value()
+        if self._refresh_safely():
+            self.outbox.refresh()
+        bar.setValue(where)
+
+    def _refresh_safely(self) -> bool:
+        """Refresh from a timer: the team database going away meanwhile is said in the status
+        bar (the lists stay as they were), not reported as a failure of flsdesk."""
+        try:
+            self.refresh()
+        except StoreError as exc:
+            log.warning("lists not refreshed: %s", type(exc).__name__)
+            self._server_unreachable(str(exc))
+            return False
+        return True
+
     def refresh(self) -> None:
+        # Before reading: a change landing while the lists are read is picked up by the next poll.
+        self.watcher.mark_seen()
         current = self.patients.selected_id()
         self.patients.model.refresh()
         self.followups.refresh()
@@ -332,7 +407,7 @@ class MainWindow(QMainWindow):
         on_list = self.pages.currentWidget() is self.patients
         has = on_list and self.patients.selected_id() is not None
         for act in (self.act_open, self.act_delete, self.act_new_fracture, self.act_audit):
-            act.setEnabled(has)
+            act.setEnabled(has and act not in self.forbidden_actions)
 
     def show_page(self, which: str) -> None:
         page = {
@@ -353,8 +428,9 @@ class MainWindow(QMainWindow):
 
     def open_record(
         self, record_id: int | None, prefill: dict[str, Any] | None = None, tab: str | None = None
-    ) -> QWidget:
-        """Open the record form (or, without it, the read-only view)."""
+    ) -> QWidget | None:
+        """Open the record form (or, without it, the read-only view); None when the store
+        cannot give the record now (the team database cannot be reached)."""
         for open_window in self.open_windows:
             # One window per record: a second, stale copy could only lose someone's save.
             if record_id is not None and getattr(open_window, "record_id", None) == record_id:
@@ -370,7 +446,11 @@ class MainWindow(QMainWindow):
                 self.refresh()
             window: QWidget = RecordDialog(self.store, [record_id], self)
         else:
-            window = RecordWindow(self.store, record_id=record_id, prefill=prefill, tab=tab)
+            try:
+                window = RecordWindow(self.store, record_id=record_id, prefill=prefill, tab=tab)
+            except StoreError as exc:  # the team database away: say so, plainly
+                QMessageBox.warning(self, "The record cannot be opened", str(exc))
+                return None
             window.saved.connect(lambda _rid: self.schedule_refresh())
             window.open_record_requested.connect(lambda rid: self.open_record(rid))
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
@@ -449,6 +529,12 @@ class MainWindow(QMainWindow):
             self.idle.minutes = float(self.store.get_setting("idle_lock_minutes", 10) or 10)
             self.statusBar().showMessage("Settings saved.", 5000)
 
+    def show_this_computer(self) -> None:
+        if edit_this_computer(self.paths, self):
+            self.statusBar().showMessage(
+                "Saved: this computer's database changes at the next start of flsdesk.", 8000
+            )
+
     def _track(self, window: QWidget) -> QWidget:
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.open_windows.append(window)
@@ -507,7 +593,11 @@ class MainWindow(QMainWindow):
         for dialog in self.findChildren(QDialog):
             if dialog.isVisible() and dialog not in self.open_windows:
                 dialog.reject()
-        self.locked.setText(relock_message(idle))
+        self.locked.setText(
+            team_relock_message(idle, self.store.user)
+            if self.store.is_team
+            else relock_message(idle)
+        )
         self.stack.setCurrentWidget(self.locked)
         self.menuBar().setEnabled(False)
         self.toolbar.setEnabled(False)
@@ -531,7 +621,7 @@ class MainWindow(QMainWindow):
     def unlock_done(self, initials: str | None = None) -> None:
         """Show everything again; from now on the audit trail names ``initials`` (all open
         record windows save through the one store, so they follow)."""
-        if initials:
+        if initials and not self.store.is_team:  # a team store names its signed-in user
             user = session.audit_user(initials)
             if user != self.store.user:
                 for window in self.open_windows:
@@ -557,6 +647,7 @@ class MainWindow(QMainWindow):
         return self.stack.currentWidget() is self.locked
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.watcher.stop()  # the store closes after the window: no poll may run on it
         for window in list(self.open_windows):
             flush = getattr(window, "flush", None)
             if flush is not None:

@@ -90,6 +90,8 @@ class PatientsPage(QWidget):
         for box in self.filters.values():
             box.toggled.connect(self._filters_changed)
         self.model.modelReset.connect(self._update_empty)
+        # What an empty list says (a review user, who cannot enter records, is told less).
+        self.first_record_hint = "No records yet. Press Ctrl+N to enter the first patient."
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if (
@@ -133,7 +135,7 @@ class PatientsPage(QWidget):
         if self.model.query.search or self.model.query.statuses:
             self.empty.setText("No record matches. Clear the search or the filters to see all.")
         else:
-            self.empty.setText("No records yet. Press Ctrl+N to enter the first patient.")
+            self.empty.setText(self.first_record_hint)
         self.empty.show()
 
     def selected_id(self) -> int | None:

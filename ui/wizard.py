@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
 from flsdesk import files, session
 from flsdesk.paths import AppPaths
 from flsdesk.store import keys
+from flsdesk.store.address import StoreAddress
 from flsdesk.store.errors import StoreError
 from flsdesk.store.store import Store
 from flsdesk_ui.common import ask_save_path
+from flsdesk_ui.team_join import JoinPage
 
 WARNING = (
     "Without the passphrase and this recovery key nobody — not flsdesk, not IT, not the "
@@ -59,6 +61,12 @@ class ServicePage(QWizardPage):
         self.registerField("site*", self.site)
         self.registerField("org_code", self.org)
         self.registerField("initials*", self.initials)
+        # A service whose records are in its trust's database joins it instead (ui/team_join).
+        self.join = QPushButton("Join the team's database instead…", objectName="wizard_join_team")
+        self.join.setToolTip(
+            "When your service's records are kept in a database run by your trust's IT team."
+        )
+        form.addRow("", self.join)
 
 
 class PassphrasePage(QWizardPage):
@@ -228,14 +236,44 @@ class SetupWizard(QWizard):
         self.service_page = ServicePage()
         self.passphrase_page = PassphrasePage()
         self.recovery_page = RecoveryPage(self)
+        self.join_page = JoinPage(paths)
         self.addPage(self.service_page)
         self.addPage(self.passphrase_page)
         self.addPage(self.recovery_page)
+        self._join_id = self.addPage(self.join_page)
+        self.joining = False
+        self.team_address: StoreAddress | None = None
+        self.service_page.join.clicked.connect(self._join)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.resize(640, 460)
 
+    def _join(self) -> None:
+        self.joining = True
+        self.next()
+
+    def nextId(self) -> int:
+        page = self.currentPage()
+        if page is self.service_page:
+            return self._join_id if self.joining else self.pageIds()[1]
+        if page is self.recovery_page or page is self.join_page:
+            return -1
+        return super().nextId()
+
+    def cleanupPage(self, page_id: int) -> None:
+        if page_id == self._join_id:  # Back from the join page: the service page again
+            self.joining = False
+        super().cleanupPage(page_id)
+
     def validateCurrentPage(self) -> bool:
+        if self.currentPage() is self.join_page:
+            if not super().validateCurrentPage():
+                return False
+            self.store = self.join_page.store
+            self.team_address = self.join_page.fields.chosen()
+            if self.join_page.remember_problem:
+                QMessageBox.warning(self, "flsdesk", self.join_page.remember_problem)
+            return True
         if self.currentPage() is self.passphrase_page and self.store is None:
             try:
                 created = session.create(

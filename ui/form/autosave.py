@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from flsdesk.rules import Evaluation
 from flsdesk.store.records import Conflict, SaveResult
 from flsdesk.store.store import Store
+from flsdesk_ui.form import unsaved
 from flsdesk_ui.form.conflict import MINE
 
 log = logging.getLogger("ui.form")
@@ -31,6 +32,8 @@ RETRY_MS = 5000  # after a failed save, try again this often (the indicator says
 
 # The states the indicator shows.
 NEW, PENDING, SAVED, FAILED, READ_ONLY = "new", "pending", "saved", "failed", "read-only"
+VIEW_ONLY = "view-only"  # the person's role may read records, not change them
+UNREACHABLE = "unreachable"  # the team database went away: kept, and tried again
 ON_LEAVING = "on-leaving"
 
 
@@ -58,7 +61,7 @@ class Autosave(QObject):
         self._save = save
         self._on_saved = on_saved
         self._state = state
-        self._read_only = state == READ_ONLY
+        self._read_only = state in (READ_ONLY, VIEW_ONLY)
         self._dirty = dirty
         # A sent record is saved when the person leaves the field: a half-typed value must not
         # become a "correction" of its own, nor the reason be asked mid-typing.
@@ -67,6 +70,9 @@ class Autosave(QObject):
         # or the timer must not start another one.
         self._busy = False
         self.problem = ""
+        # Tries in a row that found the server away; the wait before the next one grows with it.
+        self.unreachable_tries = 0
+        self.retry_ms = RETRY_MS
         self.saved_at: datetime | None = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -91,6 +97,11 @@ class Autosave(QObject):
         if self._read_only:
             return
         self._dirty = True
+        if self.unreachable_tries and self.timer.isActive():
+            # The server is away: the next try comes with the back-off, not with every
+            # keystroke (each try against a server gone quiet waits for its timeout).
+            self._set_state(UNREACHABLE)
+            return
         if self._on_leaving_only:
             self._set_state(ON_LEAVING)
         else:
@@ -99,6 +110,8 @@ class Autosave(QObject):
 
     def leave(self) -> None:
         """The person left a field, a tab, or pressed Enter: save what is pending."""
+        if self.unreachable_tries and self.timer.isActive():
+            return  # the back-off's try comes soon; Ctrl+S tries at once
         if self._dirty:
             self.save_now()
 
@@ -129,10 +142,23 @@ class Autosave(QObject):
         try:
             result = self._save()
         except Exception as exc:  # any failure must show, and the answers stay pending
+            if unsaved.is_unreachable(exc):
+                self.unreachable_tries += 1
+                self.retry_ms = unsaved.retry_delay_ms(self.unreachable_tries)
+                self.problem = unsaved.indicator_text(self.retry_ms)
+                self.timer.start(self.retry_ms)
+                self._set_state(UNREACHABLE)
+                return False
+            self.unreachable_tries = 0
+            self.retry_ms = RETRY_MS
             self.problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._set_state(FAILED)
             self.timer.start(RETRY_MS)
             return False
+        if self.unreachable_tries:
+            log.info("saved again after %d tries with the server away", self.unreachable_tries)
+        self.unreachable_tries = 0
+        self.retry_ms = RETRY_MS
         self._dirty = False
         if result is None:
             self._set_state(NEW)

@@ -110,12 +110,21 @@ class RecordHeader(QWidget):
         elif state == autosave.FAILED:
             text = f"Not saved: {problem}"
             colour = ERROR_COLOUR
+        elif state == autosave.UNREACHABLE:
+            text = problem  # "Not saved — the team database cannot be reached …"
+            colour = ERROR_COLOUR
         elif state == autosave.ON_LEAVING:
             text = "Saved when you leave the field"
+        elif state == autosave.VIEW_ONLY:
+            text = "Read only"
         else:
             text = "Deleted record: read only"
         self.indicator.setText(text)
         self.indicator.setStyleSheet(f"color: {colour};")
+        if state == autosave.VIEW_ONLY:
+            self.show_banner(
+                "You are signed in with the review role: you can read records but not change them."
+            )
         if state == autosave.READ_ONLY:
             self.show_banner(
                 "This record is deleted. Restore it from Deleted records to change it."

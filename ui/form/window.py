@@ -50,6 +50,7 @@ from flsdesk_ui.form.autosave import (
     READ_ONLY,
     RETRY_MS,
     SAVED,
+    VIEW_ONLY,
     Autosave,
     VersionedSave,
 )
@@ -113,6 +114,9 @@ class RecordWindow(QWidget):
             self._read_only = record.deleted
             self._exported = not record.deleted and was_exported(store, record_id)
             self._versions.exported = self._exported
+        # A review user reads records and changes none (the store and the server refuse too).
+        self._view_only = not store.role.can_edit
+        self._read_only = self._read_only or self._view_only
         if prefill:
             # A new fracture for a known patient: shown at once, but the record is created only
             # when the person changes something (never a record nobody meant to make).
@@ -121,7 +125,13 @@ class RecordWindow(QWidget):
         self._autosave = Autosave(
             self._save_record,
             self._after_save,
-            state=READ_ONLY if self._read_only else SAVED if record_id else NEW,
+            state=VIEW_ONLY
+            if self._view_only
+            else READ_ONLY
+            if self._read_only
+            else SAVED
+            if record_id
+            else NEW,
             dirty=dirty,
             on_leaving_only=self._exported,
             parent=self,
@@ -142,7 +152,7 @@ class RecordWindow(QWidget):
         self._refresh()
         self._autosave.state_changed.connect(self._show_save_state)
         self._show_save_state(self._autosave.state)
-        if self._exported:
+        if self._exported and not self._view_only:
             self.header.show_banner(
                 "This record has been sent to the FLS-DB. A change asks for a short reason, kept "
                 "in the audit trail; export it again so the webtool has the correction."
