@@ -302,6 +302,8 @@ def _period_rows(store: Store, period: Period) -> list[Any]:
 
 def _decode(text: Any) -> dict[str, Any]:
     """A row's stored answers (one JSON object); anything unreadable counts as no answers."""
+    if isinstance(text, dict):  # a JSON column (PostgreSQL's jsonb) comes decoded
+        return text
     try:
         value = json.loads(text) if text is not None else {}
     except ValueError:
