@@ -1,0 +1,177 @@
+"""What the dashboard shows, gathered in one background job from ``flsdesk.kpi`` (no counting
+here): the jobs below run off the GUI thread through ``BackgroundOp`` and never touch a widget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from flsdesk.answers import date_for_people
+from flsdesk.kpi import annual, completeness, engine
+from flsdesk.kpi.definitions import KpiDefinition, KpiSet, clause_questions, load_kpis
+from flsdesk.queries import StoreQueries
+from flsdesk_ui.background import CancelFn, ProgressFn
+from flsdesk_ui.kpi.tables import RecordLine
+
+if TYPE_CHECKING:
+    from flsdesk.dataset import Definition
+    from flsdesk.store.store import Store
+
+# Names are looked up this many records at a time (a database caps the values in one query).
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    year: int
+    period: engine.Period
+    today: date
+    kpis: KpiSet
+    report: engine.KpiReport
+    gaps: list[completeness.Gap]
+    drafts: list[RecordLine]
+    readiness: annual.Readiness
+    ready_lines: dict[str, list[RecordLine]] = field(default_factory=dict)
+
+    def definition(self, number: int) -> KpiDefinition | None:
+        return self.kpis.by_number.get(number)
+
+
+@dataclass(frozen=True)
+class KpiLists:
+    """One KPI's two lists: who missed it, and who is not yet due."""
+
+    kpi: int
+    missed: list[RecordLine]
+    not_yet_due: list[RecordLine]
+
+
+def names(store: Store, ids: Iterable[int]) -> dict[int, str | None]:
+    wanted = sorted(set(ids))
+    out: dict[int, str | None] = {}
+    queries = StoreQueries(store)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = queries.rows_for(wanted[start : start + _CHUNK])
+        out.update({rid: row.name for rid, row in rows.items()})
+    return out
+
+
+def kpi_tab(kpi: KpiDefinition | None, definition: Definition | None) -> str:
+    """The form tab where a KPI's numerator is answered (its first question in form order)."""
+    if kpi is None or definition is None:
+        return ""
+    order = list(definition.questions)
+    asked = [q for clause in kpi.numerator for q in clause_questions(clause) if q in order]
+    if not asked:
+        return ""
+    return definition.questions[min(asked, key=order.index)].tab
+
+
+def gather(
+    store: Store, year: int, today: date, progress: ProgressFn, cancelled: CancelFn
+) -> DashboardData:
+    """Everything the dashboard's pages show for the audit year ``year``."""
+    period = engine.Period.year(year)
+    kpis = load_kpis(store.paths)
+    progress(0, 4)
+    report = engine.compute(store, period, today)
+    if cancelled():
+        raise Cancelled
+    progress(1, 4)
+    gaps = completeness.completeness(store, period, today)
+    draft_rows = completeness.drafts(store, period, today)
+    if cancelled():
+        raise Cancelled
+    progress(2, 4)
+    ready = annual.readiness(store, year, today)
+    progress(3, 4)
+    lists = {
+        "drafts": ready.drafts,
+        "needs_correction": ready.needs_correction,
+        "followups_due": ready.followups_due,
+        "not_exported": ready.not_exported,
+    }
+    who = names(
+        store,
+        [d.record_id for d in draft_rows]
+        + [i.record_id for items in lists.values() for i in items],
+    )
+    drafts = [
+        RecordLine(d.record_id, d.nhs_number, who.get(d.record_id), d.diagnosed, d.missing_words)
+        for d in draft_rows
+    ]
+    ready_lines = {
+        key: [
+            RecordLine(
+                i.record_id, i.nhs_number, who.get(i.record_id), i.diagnosed, i.detail, i.tab
+            )
+            for i in items
+        ]
+        for key, items in lists.items()
+    }
+    progress(4, 4)
+    return DashboardData(year, period, today, kpis, report, gaps, drafts, ready, ready_lines)
+
+
+class Cancelled(Exception):
+    """The person moved on (another year picked) before the figures were ready."""
+
+
+def kpi_lists(
+    store: Store,
+    kpi: int,
+    period: engine.Period,
+    today: date,
+    tab_if_unknown: str = "",
+    with_names: bool = True,
+) -> KpiLists:
+    missed = engine.missed(store, kpi, period, today)
+    waiting = engine.not_yet_due(store, kpi, period, today)
+    who = (
+        names(store, [m.record_id for m in missed] + [w.record_id for w in waiting])
+        if with_names
+        else {}
+    )
+    return KpiLists(
+        kpi,
+        [
+            RecordLine(
+                m.record_id,
+                m.nhs_number,
+                who.get(m.record_id),
+                m.diagnosed,
+                m.what_is_missing,
+                m.tab,
+            )
+            for m in missed
+        ],
+        [
+            RecordLine(
+                w.record_id,
+                w.nhs_number,
+                who.get(w.record_id),
+                w.diagnosed,
+                f"due on {date_for_people(w.due_on)}",
+                tab_if_unknown,
+            )
+            for w in waiting
+        ],
+    )
+
+
+def gap_lines(store: Store, record_ids: Sequence[int], detail: str, tab: str) -> list[RecordLine]:
+    """The records lacking one question, for the completeness table's "open the list"."""
+    rows = {}
+    queries = StoreQueries(store)
+    ids = list(record_ids)
+    for start in range(0, len(ids), _CHUNK):
+        rows.update(queries.rows_for(ids[start : start + _CHUNK]))
+    lines = [
+        RecordLine(rid, rows[rid].nhs_number, rows[rid].name, rows[rid].diagnosed, detail, tab)
+        for rid in ids
+        if rid in rows
+    ]
+    lines.sort(key=lambda line: (line.diagnosed or date.min, line.record_id))
+    return lines
