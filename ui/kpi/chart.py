@@ -184,7 +184,7 @@ def build_chart(
         y_axis.setLabelFormat("%d")
         y_axis.setTickType(QValueAxis.TickType.TicksDynamic)
         y_axis.setTickAnchor(0)
-        y_axis.setTickInterval(1 if top <= 12 else 5)
+        y_axis.setTickInterval(1 if top <= (7 if compact else 12) else (2 if top <= 20 else 5))
         y_axis.setTitleText("weak fields")
     else:
         y_axis.setRange(-3, 103)

@@ -130,6 +130,7 @@ class KpiPage(QWidget):
         self._lists_op: BackgroundOp | None = None
         self._gap_op: BackgroundOp | None = None
         self._charts: dict[int, KpiChartView] = {}
+        self._save_after_load = False
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -172,11 +173,6 @@ class KpiPage(QWidget):
         self.tabs.addTab(self._build_completeness_tab(), "Data completeness")
         self.tabs.addTab(self._build_readiness_tab(), "Deadline readiness")
         layout.addWidget(self.tabs, 1)
-        self.notes = QLabel(objectName="kpi_notes")
-        self.notes.setWordWrap(True)
-        self.notes.setStyleSheet("color: palette(mid)")
-        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.notes)
 
         day = self._today()
         default = annual.default_report_year(day)
@@ -198,7 +194,7 @@ class KpiPage(QWidget):
         self.kpi_view.verticalHeader().setDefaultSectionSize(26)
         header = self.kpi_view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((40, 250, 100, 160, 85, 170, 60)):
+        for col, width in enumerate((40, 250, 95, 175, 85, 175, 60)):
             self.kpi_view.setColumnWidth(col, width)
         self.kpi_view.setAccessibleName("KPI table")
         self.chart = KpiChartView(objectName="kpi_chart")
@@ -223,13 +219,24 @@ class KpiPage(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.kpi_view)
         splitter.addWidget(lower)
-        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.kpi_splitter = splitter
+        self.notes = QLabel(objectName="kpi_notes")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #555555")
+        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        page = QWidget()
+        col = QVBoxLayout(page)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(splitter, 1)
+        col.addWidget(self.notes)
         self.kpi_view.selectionModel().currentRowChanged.connect(self._kpi_selected)
         self.kpi_view.activated.connect(lambda _i: self.show_missed())
         self.show_missed_button.clicked.connect(lambda: self.show_missed())
         self.show_missed_button.setEnabled(False)
-        return splitter
+        return page
 
     def _build_charts_tab(self) -> QWidget:
         self.charts_area = QScrollArea(objectName="kpi_charts_area")
@@ -315,7 +322,7 @@ class KpiPage(QWidget):
         )
         self.gap_view = read_only_table("kpi_gap_table", self.gap_model, fit_columns=False)
         self.gap_view.setWordWrap(False)
-        for c, width in enumerate((70, 330, 70, 80)):
+        for c, width in enumerate((70, 240, 65, 80)):
             self.gap_view.setColumnWidth(c, width)
         self.gap_view.setAccessibleName("Data completeness, worst first")
         self.gap_records_box = QGroupBox("Records lacking the question")
@@ -434,6 +441,9 @@ class KpiPage(QWidget):
         self._show_readiness(data)
         self.pdf_button.setEnabled(True)
         self.loaded.emit()
+        if self._save_after_load:
+            self._save_after_load = False
+            self.save_pdf()
 
     def _summary(self, data: kd.DashboardData) -> str:
         r = data.report
@@ -466,6 +476,14 @@ class KpiPage(QWidget):
         self.kpi_model.deleteLater()
         self.kpi_model = model
         self.kpi_view.selectionModel().currentRowChanged.connect(self._kpi_selected)
+        for col, width in enumerate((40, 250, 95, 175, 85, 175, 60)):
+            self.kpi_view.setColumnWidth(col, width)
+        # The whole table in view (eleven rows), the chart below takes what is left.
+        rows_height = sum(self.kpi_view.rowHeight(i) for i in range(model.rowCount()))
+        table_height = rows_height + self.kpi_view.horizontalHeader().height() + 4
+        self.kpi_splitter.setSizes(
+            [table_height, max(self.kpi_splitter.height() - table_height, 250)]
+        )
         numbers = [r.number for r in data.report.results]
         row = numbers.index(current) if current in numbers else 0
         if numbers:
@@ -541,20 +559,27 @@ class KpiPage(QWidget):
             return
         key = self.dimension_picker.currentData()
         groups = self.data.report.breakdowns.get(key, {}) if key else {}
-        numbers = sorted({n for results in groups.values() for n in results})
-        model = breakdown_model(numbers, self.breakdown_view)
-        model.set_items([BreakdownRow(group, results) for group, results in groups.items()])
+        rows = [
+            BreakdownRow(
+                r.number,
+                r.name,
+                {g: by_kpi[r.number] for g, by_kpi in groups.items() if r.number in by_kpi},
+            )
+            for r in self.data.report.results
+        ]
+        rows = [row for row in rows if row.results]
+        model = breakdown_model(list(groups), self.breakdown_view)
+        model.set_items(rows)
         old = self.breakdown_view.model()
         self.breakdown_view.setModel(model)
         if old is not None:
             old.deleteLater()
-        self.breakdown_view.setColumnWidth(0, 150)
-        for c in range(1, len(numbers) + 1):
-            self.breakdown_view.setColumnWidth(c, 125)
-        names = {r.number: r.name for r in self.data.report.results}
+        self.breakdown_view.setColumnWidth(0, 260)
+        for c in range(1, len(groups) + 1):
+            self.breakdown_view.setColumnWidth(c, 135)
         self.breakdown_legend.setText(
-            "Each cell: the KPI's value (numerator/denominator), coloured by its band. "
-            + " · ".join(f"KPI {n} {names.get(n, '')}" for n in numbers)
+            "Each cell: the KPI's value for the group (numerator/denominator), coloured by its "
+            "band. Small groups swing widely: read the counts."
         )
 
     # -- who missed it -------------------------------------------------------------------------
@@ -715,6 +740,15 @@ class KpiPage(QWidget):
         from flsdesk_ui.kpi.report_pdf import save_report
 
         save_report(self, self.store, self.data)
+
+    def save_pdf_when_ready(self) -> None:
+        """Save the report now, or as soon as the figures being worked out are in."""
+        if self.data is not None and not self.loading and not self._stale:
+            self.save_pdf()
+            return
+        if self.data is None and not self.loading:
+            self.reload()
+        self._save_after_load = True
 
     def wait(self, ms: int = 30_000) -> None:
         """Block until every running job has ended (closing the window mid-work)."""

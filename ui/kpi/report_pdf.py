@@ -111,6 +111,10 @@ STYLE = (
 )
 
 
+def _lines(text: object) -> str:
+    return _e(text).replace("\n", "<br>")
+
+
 def _table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int] = ()
 ) -> str:
@@ -125,9 +129,9 @@ def _table(
         for cell in row:
             if isinstance(cell, tuple):
                 text, colour = cell
-                cells.append(f"<td bgcolor='{colour}'>{_e(text)}</td>")
+                cells.append(f"<td bgcolor='{colour}'>{_lines(text)}</td>")
             else:
-                cells.append(f"<td>{_e(cell)}</td>")
+                cells.append(f"<td>{_lines(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         "<table border='1' cellspacing='0' cellpadding='3' width='100%' "
@@ -261,6 +265,56 @@ def kpi_table_html(content: ReportContent) -> str:
     )
 
 
+DIMENSION_TITLES = {
+    "age": "Age at diagnosis",
+    "gender": "Gender",
+    "care home": "Care home residence",
+    "site": "Index fracture site",
+}
+
+
+def breakdowns_html(content: ReportContent) -> str:
+    """Every KPI by age band, gender, care home residence and fracture site, as the national
+    reports break them down: KPIs down, the groups across."""
+    r = content.data.report
+    parts = [
+        STYLE,
+        "<h2>Breakdowns</h2>",
+        "<p>Each cell: the KPI's value for the group, with numerator/denominator, shaded by its "
+        "band. Small groups swing widely: read the counts.</p>",
+    ]
+    for key, groups in r.breakdowns.items():
+        names = list(groups)
+        rows = []
+        for res in r.results:
+            cells: list[object] = [f"{res.number} {res.name}"]
+            if not any(res.number in groups[g] for g in names):
+                continue
+            for g in names:
+                cell = groups[g].get(res.number)
+                if cell is None:
+                    cells.append("")
+                elif cell.percent is None:
+                    cells.append(("no data", BAND_TINTS[None]))
+                else:
+                    cells.append(
+                        (
+                            f"{cell.percent:.1f} %\n{cell.numerator}/{cell.denominator}",
+                            BAND_TINTS[cell.band],
+                        )
+                    )
+            rows.append(cells)
+        if not rows:
+            continue
+        first = 28
+        each = (100 - first) // max(len(names), 1)
+        parts.append(f"<br><h3>{_e(DIMENSION_TITLES.get(key, key.capitalize()))}</h3>")
+        widths = [first, *([each] * len(names))]
+        widths[-1] += 100 - sum(widths)
+        parts.append(_table(["KPI", *names], rows, widths))
+    return "".join(parts)
+
+
 def completeness_html(content: ReportContent) -> str:
     d = content.data
     kpi1 = d.definition(1)
@@ -381,6 +435,8 @@ class _Pages:
             sections.append(
                 ("charts", [r.number for r in results[start : start + CHARTS_PER_PAGE]])
             )
+        if c.data.report.breakdowns:
+            sections.append(("text", self.document(breakdowns_html(c))))
         sections.append(("text", self.document(completeness_html(c))))
         if c.identifiers:
             sections.append(("text", self.document(lists_html(c))))

@@ -106,8 +106,11 @@ def kpi_table_model(national_year: int | None, parent: Any = None) -> ColouredRo
 
 @dataclass(frozen=True)
 class BreakdownRow:
-    group: str
-    results: Mapping[int, KpiResult]
+    """One KPI across the groups of a dimension (age band, gender, …)."""
+
+    number: int
+    name: str
+    results: Mapping[str, KpiResult]
 
 
 def breakdown_cell(result: KpiResult | None) -> str:
@@ -118,19 +121,25 @@ def breakdown_cell(result: KpiResult | None) -> str:
     return f"{result.percent:.1f} % ({result.numerator}/{result.denominator})"
 
 
-def breakdown_model(kpi_numbers: Sequence[int], parent: Any = None) -> ColouredRowsModel:
-    columns: list[tuple[str, Callable[[BreakdownRow], Any]]] = [("Group", lambda row: row.group)]
-    for n in kpi_numbers:
-        columns.append((f"KPI {n}", lambda row, n=n: breakdown_cell(row.results.get(n))))
+def breakdown_model(groups: Sequence[str], parent: Any = None) -> ColouredRowsModel:
+    """KPIs down, the dimension's groups across: a KPI's spread reads along its row."""
+    columns: list[tuple[str, Callable[[BreakdownRow], Any]]] = [
+        ("KPI", lambda row: f"{row.number} {row.name}")
+    ]
+    for g in groups:
+        columns.append((g, lambda row, g=g: breakdown_cell(row.results.get(g))))
 
     def background(row: BreakdownRow, col: int) -> str | None:
         if col == 0:
             return None
-        result = row.results.get(kpi_numbers[col - 1])
+        result = row.results.get(groups[col - 1])
         return BAND_TINTS[result.band] if result is not None else None
 
     def tooltip(row: BreakdownRow) -> str | None:
-        return f"{row.group}: hover a cell's column header for the KPI's name"
+        return (
+            "; ".join(f"{g}: {r.band_words}" for g, r in row.results.items() if r.band is not None)
+            or None
+        )
 
     return ColouredRowsModel(columns, background, tooltip, parent)
 
