@@ -22,6 +22,8 @@ SERVICE_NAME = "service_name"
 ORG_CODE = "org_code"
 IDLE_LOCK_MINUTES = "idle_lock_minutes"
 UPLOAD_TOKEN = "upload_token"
+# KPI 2: the service's estimated annual caseload (NHFD hip fractures x 5, FAQ 7), a whole number.
+ESTIMATED_ANNUAL_CASELOAD = "estimated_annual_caseload"
 
 
 def get(conn: Connection, key: str, default: Any = None) -> Any:
