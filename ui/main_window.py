@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
 
     def refresh_counts(self) -> None:
         self.refresh_export_age()
-        self.deadline.setText(deadline_status(self.store.today()))
+        self.deadline.setText(deadline_status(self.store.today(), self.kpi.kpis))
         s = StoreQueries(self.store).summary()
         self.counts.setText(
             f"{s.total} records · {s.drafts} drafts · {s.needs_correction} need correction"

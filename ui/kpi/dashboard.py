@@ -39,8 +39,10 @@ from PySide6.QtWidgets import (
 )
 
 from flsdesk.answers import date_for_people
+from flsdesk.datafiles import DataFileError
 from flsdesk.kpi import annual
 from flsdesk.kpi.completeness import Gap
+from flsdesk.kpi.definitions import KpiSet, load_kpis
 from flsdesk.store.store import Store
 from flsdesk_ui.background import BackgroundOp, OpFailed
 from flsdesk_ui.common import read_only_table
@@ -74,23 +76,23 @@ DIMENSION_TITLES = {
 }
 
 
-def deadline_status(today: date) -> str:
+def deadline_status(today: date, kpis: KpiSet | None = None) -> str:
     """The status bar's countdown to the next FLS-DB deadline (from 1 March; else nothing)."""
-    year = annual.default_report_year(today)
-    left = annual.days_left(today, year)
+    year = annual.default_report_year(today, kpis)
+    left = annual.days_left(today, year, kpis)
     if left is None:
         return ""
-    due = date_for_people(annual.deadline(year))
+    due = date_for_people(annual.deadline(year, kpis))
     if left == 0:
         return f"FLS-DB deadline for {year}: today ({due})"
     return f"FLS-DB deadline for {year}: {due}, {left} day{'s' if left != 1 else ''} left"
 
 
-def year_choices(today: date) -> list[int]:
+def year_choices(today: date, kpis: KpiSet | None = None) -> list[int]:
     """The years the picker offers, newest first: this year back YEARS_BACK years, and the
     default one whatever it is."""
     years = set(range(today.year - YEARS_BACK, today.year + 1))
-    years.add(annual.default_report_year(today))
+    years.add(annual.default_report_year(today, kpis))
     return sorted(years, reverse=True)
 
 
@@ -131,6 +133,13 @@ class KpiPage(QWidget):
         self._gap_op: BackgroundOp | None = None
         self._charts: dict[int, KpiChartView] = {}
         self._save_after_load = False
+        # The KPI file in use (an override wins); a broken one is reported when the figures
+        # are worked out, and the deadline falls back to the bundled file meanwhile.
+        self.kpis: KpiSet | None
+        try:
+            self.kpis = load_kpis(store.paths)
+        except DataFileError:
+            self.kpis = None
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -175,10 +184,10 @@ class KpiPage(QWidget):
         layout.addWidget(self.tabs, 1)
 
         day = self._today()
-        default = annual.default_report_year(day)
-        for year in year_choices(day):
+        default = annual.default_report_year(day, self.kpis)
+        for year in year_choices(day, self.kpis):
             self.year_picker.addItem(
-                f"{year} (deadline {date_for_people(annual.deadline(year))})", year
+                f"{year} (deadline {date_for_people(annual.deadline(year, self.kpis))})", year
             )
         self.year_picker.setCurrentIndex(self.year_picker.findData(default))
         self.year_picker.currentIndexChanged.connect(lambda _i: self.reload())
@@ -619,7 +628,7 @@ class KpiPage(QWidget):
         if self._lists_op is not None:
             self._lists_op.cancel()
         op = BackgroundOp(
-            lambda _p, _c: kd.kpi_lists(store, number, data.period, data.today, tab),
+            lambda _p, _c: kd.kpi_lists(store, data.report, number, tab),
             name="KPI lists",
             unexpected_message="The lists could not be made; see the log.",
         )

@@ -76,7 +76,7 @@ def gather(
     period = engine.Period.year(year)
     kpis = load_kpis(store.paths)
     progress(0, 4)
-    report = engine.compute(store, period, today)
+    report = engine.compute(store, period, today, kpis=kpis)
     if cancelled():
         raise Cancelled
     progress(1, 4)
@@ -85,7 +85,7 @@ def gather(
     if cancelled():
         raise Cancelled
     progress(2, 4)
-    ready = annual.readiness(store, year, today)
+    ready = annual.readiness(store, year, today, kpis=kpis)
     progress(3, 4)
     lists = {
         "drafts": ready.drafts,
@@ -120,18 +120,15 @@ class Cancelled(Exception):
 
 
 def kpi_lists(
-    store: Store,
-    kpi: int,
-    period: engine.Period,
-    today: date,
-    tab_if_unknown: str = "",
-    with_names: bool = True,
+    store: Store | None, report: engine.KpiReport, kpi: int, waiting_tab: str = ""
 ) -> KpiLists:
-    missed = engine.missed(store, kpi, period, today)
-    waiting = engine.not_yet_due(store, kpi, period, today)
+    """KPI ``kpi``'s two lists as ``report`` counted them (so they add up to its table), with
+    the patients' names when ``store`` is given (the screen; never the PDF)."""
+    missed = report.missed(kpi)
+    waiting = report.not_yet_due(kpi)
     who = (
         names(store, [m.record_id for m in missed] + [w.record_id for w in waiting])
-        if with_names
+        if store is not None
         else {}
     )
     return KpiLists(
@@ -153,8 +150,8 @@ def kpi_lists(
                 w.nhs_number,
                 who.get(w.record_id),
                 w.diagnosed,
-                f"due on {date_for_people(w.due_on)}",
-                tab_if_unknown,
+                f"counts from {date_for_people(w.due_on)}",
+                waiting_tab,
             )
             for w in waiting
         ],

@@ -43,7 +43,6 @@ from flsdesk import __version__, files
 from flsdesk.answers import date_for_people, nhs_for_people
 from flsdesk.store.settings import ORG_CODE, SERVICE_NAME
 from flsdesk.store.store import Store
-from flsdesk_ui.background import BackgroundOp, CancelFn, OpFailed, ProgressFn
 from flsdesk_ui.common import ask_save_path, ok_cancel
 from flsdesk_ui.kpi import data as kd
 from flsdesk_ui.kpi.chart import build_chart
@@ -598,15 +597,15 @@ def _ask(dialog: QDialog) -> bool:
     return dialog.exec() == QDialog.DialogCode.Accepted
 
 
-def save_report(parent: QWidget, store: Store, data: kd.DashboardData) -> BackgroundOp | None:
-    """The "Save report as PDF" flow from the dashboard; the lists run as a BackgroundOp (its
-    outcome is reported on ``parent.report_saved`` / a message box)."""
+def save_report(parent: QWidget, store: Store, data: kd.DashboardData) -> None:
+    """The "Save report as PDF" flow from the dashboard: options, file name, writing. A saved
+    report is announced on ``parent.report_saved`` (path, pages); a failure in a message box."""
     dialog = ReportOptionsDialog(data.year, parent)
     accepted = _ask(dialog)
     with_lists = dialog.include_lists.isChecked()
     dialog.deleteLater()
     if not accepted:
-        return None
+        return
     target = ask_save_path(
         parent,
         "Save the KPI report as PDF",
@@ -615,39 +614,23 @@ def save_report(parent: QWidget, store: Store, data: kd.DashboardData) -> Backgr
         store.paths,
     )
     if target is None:
-        return None
+        return
     service = str(store.get_setting(SERVICE_NAME, "") or "").strip()
     org = str(store.get_setting(ORG_CODE, "") or "").strip()
-    base = ReportContent(service, org, store.today(), data)
     if not with_lists:
-        _write(parent, store, target, base)
-        return None
-    numbers = [r.number for r in data.report.results if r.number not in (1, 2)]
+        _write(parent, store, target, ReportContent(service, org, store.today(), data))
+        return
+    # The lists as the report's own figures counted them: the PDF adds up, and needs no
+    # second read of the store. No names: NHS numbers only.
     definition = store.definitions.latest
-
-    def job(progress: ProgressFn, _cancelled: CancelFn) -> dict[int, kd.KpiLists]:
-        out = {}
-        for i, n in enumerate(numbers):
-            progress(i, len(numbers))
-            tab = kd.kpi_tab(data.definition(n), definition)
-            out[n] = kd.kpi_lists(store, n, data.period, data.today, tab, with_names=False)
-        return out
-
-    op = BackgroundOp(job, name="KPI report lists")
-    op.succeeded.connect(
-        lambda lists: _write(
-            parent,
-            store,
-            target,
-            ReportContent(base.service, base.org_code, base.produced, data, lists),
+    lists = {
+        r.number: kd.kpi_lists(
+            None, data.report, r.number, kd.kpi_tab(data.definition(r.number), definition)
         )
-    )
-    op.failed.connect(lambda error: _failed(parent, error))
-    return op.start()
-
-
-def _failed(parent: QWidget, error: OpFailed) -> None:
-    QMessageBox.warning(parent, "Save report as PDF", error.message)
+        for r in data.report.results
+        if r.number not in (1, 2)
+    }
+    _write(parent, store, target, ReportContent(service, org, store.today(), data, lists))
 
 
 def _write(parent: QWidget, store: Store, target: Path, content: ReportContent) -> None:
