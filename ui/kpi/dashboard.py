@@ -48,7 +48,7 @@ from flsdesk_ui.background import BackgroundOp, OpFailed
 from flsdesk_ui.common import read_only_table
 from flsdesk_ui.kpi import data as kd
 from flsdesk_ui.kpi.chart import KpiChartView
-from flsdesk_ui.kpi.style import BAND_TINTS, percent_text
+from flsdesk_ui.kpi.style import BAND_TINTS, kpi2_words, percent_text
 from flsdesk_ui.kpi.tables import (
     BreakdownRow,
     ColouredRowsModel,
@@ -62,6 +62,7 @@ from flsdesk_ui.rows_model import RowsModel
 log = logging.getLogger("ui.kpi")
 
 YEARS_BACK = 5
+KPI_COLUMN_WIDTHS = (40, 250, 95, 180, 85, 205, 60)  # the national average takes the rest
 READINESS_LISTS: tuple[tuple[str, str, str], ...] = (
     ("drafts", "Drafts", "What is missing"),
     ("needs_correction", "Need correction", "What to correct"),
@@ -203,8 +204,6 @@ class KpiPage(QWidget):
         self.kpi_view.verticalHeader().setDefaultSectionSize(26)
         header = self.kpi_view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((40, 250, 95, 175, 85, 175, 60)):
-            self.kpi_view.setColumnWidth(col, width)
         self.kpi_view.setAccessibleName("KPI table")
         self.chart = KpiChartView(objectName="kpi_chart")
         side = QVBoxLayout()
@@ -463,7 +462,7 @@ class KpiPage(QWidget):
 
     def _notes(self, data: kd.DashboardData) -> str:
         r = data.report
-        parts = [f"KPI 2 counts {r.kpi2_reading}. {r.caseload_note}".strip()]
+        parts = [kpi2_words(r)]
         if r.national_source:
             parts.append(f"National averages: {r.national_source}.")
         if any(res.provisional for res in r.results):
@@ -485,11 +484,13 @@ class KpiPage(QWidget):
         self.kpi_model.deleteLater()
         self.kpi_model = model
         self.kpi_view.selectionModel().currentRowChanged.connect(self._kpi_selected)
-        for col, width in enumerate((40, 250, 95, 175, 85, 175, 60)):
+        for col, width in enumerate(KPI_COLUMN_WIDTHS):
             self.kpi_view.setColumnWidth(col, width)
         # The whole table in view (eleven rows), the chart below takes what is left.
         rows_height = sum(self.kpi_view.rowHeight(i) for i in range(model.rowCount()))
-        table_height = rows_height + self.kpi_view.horizontalHeader().height() + 4
+        header_height = self.kpi_view.horizontalHeader().sizeHint().height()
+        table_height = rows_height + header_height + 2 * self.kpi_view.frameWidth() + 2
+        self.kpi_view.setMinimumHeight(min(table_height, 360))
         self.kpi_splitter.setSizes(
             [table_height, max(self.kpi_splitter.height() - table_height, 250)]
         )
@@ -518,10 +519,8 @@ class KpiPage(QWidget):
             data.kpis.national.year,
         )
         lines = [f"<b>KPI {result.number}: {result.name}</b>", result.band_words]
-        if result.note:
-            lines.append(result.note)
-        if result.weak_fields:
-            lines.append("Weak fields: " + ", ".join(result.weak_fields))
+        if result.note or result.weak_fields:
+            lines.append(result.note or "Weak fields: " + ", ".join(result.weak_fields))
         if result.not_yet_due:
             lines.append(f"{result.not_yet_due} record(s) not yet due.")
         self.kpi_detail.setText("<br>".join(lines))

@@ -50,6 +50,7 @@ from flsdesk_ui.kpi.style import (
     BAND_COLOURS,
     BAND_TINTS,
     fraction_text,
+    kpi2_words,
     percent_text,
     target_text,
     value_text,
@@ -222,10 +223,7 @@ def kpi_table_html(content: ReportContent) -> str:
                 percent_text(res.national) if res.national is not None else "",
             ]
         )
-    notes = []
-    if (kpi1 := next((x for x in r.results if x.number == 1), None)) and kpi1.weak_fields:
-        notes.append("KPI 1 weak fields: " + ", ".join(kpi1.weak_fields) + ".")
-    notes.append(f"KPI 2 counts {r.kpi2_reading}. {r.caseload_note}")
+    notes = [kpi2_words(r)]
     notes.append(
         "Bands compare the unrounded percentage with each KPI's own limits: green at or above "
         "its target line, red below its lower line, amber between. "
@@ -240,8 +238,9 @@ def kpi_table_html(content: ReportContent) -> str:
             "is not public."
         )
     for res in r.results:
-        if res.note and res.number not in (2,):
-            notes.append(f"KPI {res.number}: {res.note}")
+        # KPI 2's own note says what the caseload sentence above says.
+        if res.number != 2 and (res.note or res.weak_fields):
+            notes.append(f"KPI {res.number}: {res.note or ', '.join(res.weak_fields)}")
     return (
         STYLE
         + "<h2>Key performance indicators</h2>"

@@ -4,7 +4,7 @@ formats. Presentation only: the band itself comes from ``flsdesk.kpi``."""
 
 from __future__ import annotations
 
-from flsdesk.kpi.engine import AMBER, GREEN, RED, KpiResult
+from flsdesk.kpi.engine import AMBER, GREEN, RED, KpiReport, KpiResult
 
 # Strong colours for lines and text; pale tints as cell backgrounds behind dark text.
 BAND_COLOURS: dict[str | None, str] = {
@@ -38,6 +38,15 @@ def value_text(result: KpiResult) -> str:
         n = result.numerator
         return f"{n} weak field" + ("" if n == 1 else "s")
     return percent_text(result.percent)
+
+
+def kpi2_words(report: KpiReport) -> str:
+    """Which records KPI 2 counts and against what (the engine's caseload sentence, which
+    normally names the reading already)."""
+    note = report.caseload_note.strip()
+    if report.kpi2_reading and report.kpi2_reading not in note:
+        return f"KPI 2 counts {report.kpi2_reading}. {note}".strip()
+    return note
 
 
 def fraction_text(result: KpiResult) -> str:

@@ -78,10 +78,8 @@ BAND_COLUMNS = (2, 5)  # Value and Band carry the band's colour
 
 def kpi_tooltip(result: KpiResult) -> str | None:
     parts = []
-    if result.note:
-        parts.append(result.note)
-    if result.weak_fields:
-        parts.append("Weak fields: " + ", ".join(result.weak_fields))
+    if result.note or result.weak_fields:
+        parts.append(result.note or "Weak fields: " + ", ".join(result.weak_fields))
     if result.not_yet_due:
         parts.append(
             f"{result.not_yet_due} record(s) are not yet due: their window has not closed, "
