@@ -33,7 +33,7 @@ def _answers(key: str, body: int, diagnosed: date, **extra: Any) -> dict[str, An
     return answers
 
 
-def make_service() -> Service:
+def make_service(with_records: bool = True) -> Service:
     created = session.create(
         resolve(None),
         PASSPHRASE,
@@ -61,6 +61,8 @@ def make_service() -> Service:
         "spine": _answers("spine", 444444440, date(2025, 6, 1), **{"1.11": "Spine"}),
         "other_year": _answers("other_year", 555555550, date(2024, 5, 20)),
     }
+    if not with_records:
+        return Service(store, {}, {}, {})
     draft = _answers("draft", 666666660, date(2025, 4, 15))
     del draft["1.07"], draft["3.01"]
     records["draft"] = draft

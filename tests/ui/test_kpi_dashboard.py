@@ -342,3 +342,52 @@ def test_the_page_computes_only_when_shown_and_again_after_a_change(
         window.refresh()
     assert page.data.report.records_counted == 6
     QApplication.processEvents()
+
+
+# -- no data, a broken KPI file --------------------------------------------------------------
+
+
+def test_a_service_with_no_records_sees_no_data_never_zero_percent(qtbot) -> None:
+    empty = make_service(with_records=False)
+    try:
+        p = KpiPage(empty.store)
+        qtbot.addWidget(p)
+        with qtbot.waitSignal(p.loaded, timeout=LOAD):
+            p.show()
+        view = p.kpi_view
+        for number in range(3, 12):
+            row = kpi_row(p, number)
+            assert cell(view, row, 2) == "no data"
+            assert cell(view, row, 5) == "no data"
+            assert cell(view, row, 5, Qt.ItemDataRole.BackgroundRole).color() == QColor(
+                BAND_TINTS[None]
+            )
+        click_row(qtbot, view, kpi_row(p, 4))
+        assert p.chart.chart().title().endswith("no data for this period")
+        p.wait()
+    finally:
+        empty.store.close()
+
+
+def test_a_broken_kpi_file_is_reported_on_the_page_and_the_window_still_works(
+    qtbot, service: Service
+) -> None:
+    folder = service.store.paths.overrides_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "flsdb-kpis.toml").write_text(
+        'kind = "kpi"\nid = "flsdb-kpis"\nname = "broken"\nversion = "x"\n'
+        '[[kpis]]\nnumber = "four"\n',
+        encoding="utf-8",
+    )
+    w = MainWindow(service.store, resolve(None), "AB")
+    qtbot.addWidget(w)
+    w.show()
+    # The countdown falls back to the bundled file's deadline.
+    assert w.deadline.text() == "FLS-DB deadline for 2025: 31/05/2026, 72 days left"
+    page = w.kpi
+    with qtbot.waitSignal(page.load_failed, timeout=LOAD):
+        w.show_page("kpis")
+    assert "flsdb-kpis.toml" in page.message.text()
+    assert page.data is None and not page.pdf_button.isEnabled()
+    w.show_page("patients")
+    assert w.patients.model.rowCount() == 6

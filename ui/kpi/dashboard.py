@@ -113,6 +113,7 @@ def _record_table(name: str, detail_title: str) -> tuple[QTableView, RowsModel]:
 class KpiPage(QWidget):
     open_record_requested = Signal(int, str)  # record id, the form tab to show
     loaded = Signal()  # the figures for the picked year are on screen
+    load_failed = Signal(str)  # the figures could not be worked out: why, in words
     lists_loaded = Signal()  # the picked KPI's missed / not-yet-due lists are on screen
     report_saved = Signal(str, int)  # the PDF's path, its page count
 
@@ -426,8 +427,13 @@ class KpiPage(QWidget):
     def _failed(self, op: BackgroundOp, error: OpFailed) -> None:
         if not self._ended(op):
             return
-        self.message.setText(error.message)
+        self.message.setText(
+            error.message
+            if error.unexpected
+            else f"The figures for {self.year()} could not be worked out. {error.message}"
+        )
         self.message.setStyleSheet("color: #b3261e")
+        self.load_failed.emit(error.message)
 
     def _loaded(self, op: BackgroundOp, data: kd.DashboardData) -> None:
         if not self._ended(op):
