@@ -13,6 +13,7 @@ from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Cont
 from flsdesk.datafiles import KIND_FOLDERS, DataFileError, find, read_toml, unrecognised_overrides
 from flsdesk.dataset import base_files, load_definitions, parse_definition
 from flsdesk.exchange.profiles import check_export_profile, check_upload_profile
+from flsdesk.kpi.definitions import check_kpi_file
 from flsdesk.paths import AppPaths
 
 # kind -> a function that raises DataFileError on any problem and returns a one-line summary.
@@ -37,6 +38,7 @@ def _check_dataset(data: dict[str, Any], path: Path, paths: AppPaths | None = No
 CHECKERS["dataset"] = _check_dataset
 CHECKERS["export-profile"] = check_export_profile
 CHECKERS["upload-profile"] = check_upload_profile
+CHECKERS["kpi"] = check_kpi_file
 
 
 def check_file(path: Path, paths: AppPaths | None = None) -> str:

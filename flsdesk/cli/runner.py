@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from flsdesk import __version__, files
-from flsdesk.cli import definitions, exchange, followups, import_csv, store
+from flsdesk.cli import definitions, exchange, followups, import_csv, kpi, store
 from flsdesk.cli.base import EXIT_INTERNAL, EXIT_USAGE, CliError, CliParser, Context, Handler
 from flsdesk.cli.failures import describe_failure
 from flsdesk.paths import AppPaths, resolve
@@ -22,7 +22,7 @@ from flsdesk.paths import AppPaths, resolve
 log = logging.getLogger("flsdesk.cli")
 
 # In the order `flsdesk --help` lists them.
-COMMAND_MODULES = (definitions, store, followups, exchange, import_csv)
+COMMAND_MODULES = (definitions, store, followups, exchange, import_csv, kpi)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -678,9 +678,10 @@ def compute(store: Store, period: Period, today: date, *, kpis: KpiSet | None = 
         elif dim == "month":
             tally = months[label]
         else:
-            tally = dims[dim].get(label)
-            if tally is None:
-                tally = dims[dim][label] = _Tally(n)
+            group = dims[dim]
+            if label not in group:
+                group[label] = _Tally(n)
+            tally = group[label]
         tally.add(sigs[sid], times)
 
     caseload = caseload_setting(store)

@@ -113,17 +113,14 @@ class Applicability:
             )
             for t in definition.tabs
         )
-        steps = tuple(
-            (
-                key,
-                definition.questions[key].tab,
-                None
-                if definition.questions[key].applies_when is None
-                else compile_condition(definition.questions[key].applies_when, definition, today),
+        steps: list[tuple[str, str, Test | None]] = []
+        for key in order:
+            q = definition.questions[key]
+            rule = q.applies_when
+            steps.append(
+                (key, q.tab, None if rule is None else compile_condition(rule, definition, today))
             )
-            for key in order
-        )
-        return cls(definition, order, steps, tabs)
+        return cls(definition, order, tuple(steps), tabs)
 
     def __call__(
         self, answers: Mapping[str, Any]
