@@ -394,7 +394,8 @@ class KpiPage(QWidget):
         return self._op is not None
 
     def reload(self) -> None:
-        """Work the figures out for the picked year, off the GUI thread."""
+        """Work the figures out for the picked year, off the GUI thread: the KPIs first (on
+        screen as soon as they are in), then the completeness table and the readiness lists."""
         self._stale = False
         if self._op is not None:
             self._op.cancel()  # its outcome is ignored: only the latest op's counts
@@ -402,16 +403,22 @@ class KpiPage(QWidget):
         today = self._today()
         store = self.store
         self.busy.show()
-        self.message.setText(f"Working out the figures for {year}…")
+        self.pdf_button.setEnabled(False)
+        self.message.setText(f"Working out the KPIs for {year}…")
         self.message.setStyleSheet("")
+        self._start(
+            lambda _progress, _cancelled: kd.gather_kpis(store, year, today), self._kpis_loaded
+        )
+
+    def _start(self, job: Any, on_success: Callable[[kd.DashboardData], None]) -> None:
         op = BackgroundOp(
-            lambda progress, cancelled: kd.gather(store, year, today, progress, cancelled),
+            job,
             name="KPI dashboard",
             cancel_types=(kd.Cancelled,),
             unexpected_message="The figures could not be worked out; see the log.",
         )
         self._op = op
-        op.succeeded.connect(lambda result, op=op: self._loaded(op, result))
+        op.succeeded.connect(lambda result, op=op: on_success(result) if self._ended(op) else None)
         op.failed.connect(lambda error, op=op: self._failed(op, error))
         op.cancelled.connect(lambda _m, op=op: self._ended(op))
         op.start()
@@ -435,9 +442,7 @@ class KpiPage(QWidget):
         self.message.setStyleSheet("color: #b3261e")
         self.load_failed.emit(error.message)
 
-    def _loaded(self, op: BackgroundOp, data: kd.DashboardData) -> None:
-        if not self._ended(op):
-            return
+    def _kpis_loaded(self, data: kd.DashboardData) -> None:
         self.data = data
         report = data.report
         log.info("KPI dashboard: %d records counted for %d", report.records_counted, data.year)
@@ -445,12 +450,33 @@ class KpiPage(QWidget):
             f"Fractures diagnosed {date_for_people(data.period.start)} – "
             f"{date_for_people(data.period.end)}, as of {date_for_people(data.today)}"
         )
-        self.message.setText(self._summary(data))
+        self.message.setText(
+            self._summary(data) + " Working out the data completeness and the deadline lists…"
+        )
         self.notes.setText(self._notes(data))
         self._show_kpis(data)
         self._show_charts(data)
         self._fill_breakdowns(data)
         self._fill_missed_picker(data)
+        # The other year's completeness and lists must not stand beside these KPIs meanwhile.
+        self.gap_model.set_items([])
+        self.gap_records_model.set_items([])
+        self.drafts_model.set_items([])
+        for i, (key, title, _detail) in enumerate(READINESS_LISTS):
+            self.readiness_views[key][1].set_items([])
+            self.readiness_tabs.setTabText(i, title)
+        waiting = "Working out…"
+        self.completeness_heading.setText(waiting)
+        self.readiness_heading.setText(waiting)
+        store = self.store
+        self.busy.show()
+        self._start(
+            lambda _progress, cancelled: kd.gather_rest(store, data, cancelled), self._loaded
+        )
+
+    def _loaded(self, data: kd.DashboardData) -> None:
+        self.data = data
+        self.message.setText(self._summary(data))
         self._show_completeness(data)
         self._show_readiness(data)
         self.pdf_button.setEnabled(True)
@@ -749,7 +775,7 @@ class KpiPage(QWidget):
     # -- the report ----------------------------------------------------------------------------
 
     def save_pdf(self) -> None:
-        if self.data is None:
+        if self.data is None or not self.data.complete:
             return
         from flsdesk_ui.kpi.report_pdf import save_report
 
@@ -757,10 +783,10 @@ class KpiPage(QWidget):
 
     def save_pdf_when_ready(self) -> None:
         """Save the report now, or as soon as the figures being worked out are in."""
-        if self.data is not None and not self.loading and not self._stale:
+        if self.data is not None and self.data.complete and not self.loading and not self._stale:
             self.save_pdf()
             return
-        if self.data is None and not self.loading:
+        if not self.loading:
             self.reload()
         self._save_after_load = True
 

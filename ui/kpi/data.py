@@ -1,10 +1,10 @@
-"""What the dashboard shows, gathered in one background job from ``flsdesk.kpi`` (no counting
-here): the jobs below run off the GUI thread through ``BackgroundOp`` and never touch a widget."""
+"""What the dashboard shows, gathered from ``flsdesk.kpi`` (no counting here): the jobs below
+run off the GUI thread through ``BackgroundOp`` and never touch a widget."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,7 @@ from flsdesk.answers import date_for_people
 from flsdesk.kpi import annual, completeness, engine
 from flsdesk.kpi.definitions import KpiDefinition, KpiSet, clause_questions, load_kpis
 from flsdesk.queries import StoreQueries
-from flsdesk_ui.background import CancelFn, ProgressFn
+from flsdesk_ui.background import CancelFn
 from flsdesk_ui.kpi.tables import RecordLine
 
 if TYPE_CHECKING:
@@ -25,18 +25,26 @@ _CHUNK = 500
 
 @dataclass(frozen=True)
 class DashboardData:
+    """The figures of one report year. Worked out in two steps, so the KPI table is on screen
+    while the rest is still being worked out: first the KPIs (``readiness`` None), then the
+    completeness table and the readiness lists (``complete`` True)."""
+
     year: int
     period: engine.Period
     today: date
     kpis: KpiSet
     report: engine.KpiReport
-    gaps: list[completeness.Gap]
-    drafts: list[RecordLine]
-    readiness: annual.Readiness
+    gaps: list[completeness.Gap] = field(default_factory=list)
+    drafts: list[RecordLine] = field(default_factory=list)
+    readiness: annual.Readiness | None = None
     ready_lines: dict[str, list[RecordLine]] = field(default_factory=dict)
 
     def definition(self, number: int) -> KpiDefinition | None:
         return self.kpis.by_number.get(number)
+
+    @property
+    def complete(self) -> bool:
+        return self.readiness is not None
 
 
 @dataclass(frozen=True)
@@ -69,39 +77,27 @@ def kpi_tab(kpi: KpiDefinition | None, definition: Definition | None) -> str:
     return definition.questions[min(asked, key=order.index)].tab
 
 
-def gather(
-    store: Store, year: int, today: date, progress: ProgressFn, cancelled: CancelFn
-) -> DashboardData:
-    """Everything the dashboard's pages show for the audit year ``year``."""
+def gather_kpis(store: Store, year: int, today: date) -> DashboardData:
+    """The first step: the KPIs of the audit year ``year`` (overall, monthly, broken down)."""
     period = engine.Period.year(year)
     kpis = load_kpis(store.paths)
-    progress(0, 4)
     report = engine.compute(store, period, today, kpis=kpis)
+    return DashboardData(year, period, today, kpis, report)
+
+
+def gather_rest(store: Store, first: DashboardData, cancelled: CancelFn) -> DashboardData:
+    """The second step: data completeness and the readiness lists, with the patients' names."""
+    gaps = completeness.completeness(store, first.period, first.today)
     if cancelled():
         raise Cancelled
-    progress(1, 4)
-    gaps = completeness.completeness(store, period, today)
-    draft_rows = completeness.drafts(store, period, today)
-    if cancelled():
-        raise Cancelled
-    progress(2, 4)
-    ready = annual.readiness(store, year, today, kpis=kpis)
-    progress(3, 4)
+    ready = annual.readiness(store, first.year, first.today, kpis=first.kpis)
     lists = {
         "drafts": ready.drafts,
         "needs_correction": ready.needs_correction,
         "followups_due": ready.followups_due,
         "not_exported": ready.not_exported,
     }
-    who = names(
-        store,
-        [d.record_id for d in draft_rows]
-        + [i.record_id for items in lists.values() for i in items],
-    )
-    drafts = [
-        RecordLine(d.record_id, d.nhs_number, who.get(d.record_id), d.diagnosed, d.missing_words)
-        for d in draft_rows
-    ]
+    who = names(store, [i.record_id for items in lists.values() for i in items])
     ready_lines = {
         key: [
             RecordLine(
@@ -111,8 +107,18 @@ def gather(
         ]
         for key, items in lists.items()
     }
-    progress(4, 4)
-    return DashboardData(year, period, today, kpis, report, gaps, drafts, ready, ready_lines)
+    return replace(
+        first,
+        gaps=gaps,
+        drafts=ready_lines["drafts"],
+        readiness=ready,
+        ready_lines=ready_lines,
+    )
+
+
+def gather(store: Store, year: int, today: date) -> DashboardData:
+    """Both steps at once (the PDF report from a script, tests)."""
+    return gather_rest(store, gather_kpis(store, year, today), lambda: False)
 
 
 class Cancelled(Exception):
