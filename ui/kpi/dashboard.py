@@ -133,6 +133,7 @@ class KpiPage(QWidget):
         self._op: BackgroundOp | None = None
         self._lists_op: BackgroundOp | None = None
         self._gap_op: BackgroundOp | None = None
+        self._report_op: BackgroundOp | None = None
         self._charts: dict[int, KpiChartView] = {}
         self._save_after_load = False
         # The KPI file in use (an override wins); a broken one is reported when the figures
@@ -779,7 +780,29 @@ class KpiPage(QWidget):
             return
         from flsdesk_ui.kpi.report_pdf import save_report
 
-        save_report(self, self.store, self.data)
+        op = save_report(self, self.store, self.data, self._report_saved)
+        if op is None:
+            return
+        self._report_op = op
+        self.pdf_button.setEnabled(False)
+        self.busy.show()
+        self.message.setText("Writing the report…")
+        op.finished.connect(lambda op=op: self._report_ended(op))
+
+    def _report_saved(self, path: str, pages: int) -> None:
+        self.message.setText(f"Report saved: {path} ({pages} pages).")
+        self.report_saved.emit(path, pages)
+
+    def _report_ended(self, op: BackgroundOp) -> None:
+        if op is not self._report_op:
+            return
+        self._report_op = None
+        if self._op is None:
+            self.busy.hide()
+        if self.data is not None and self.data.complete:
+            self.pdf_button.setEnabled(True)
+        if op.error is not None:
+            self.message.setText(self._summary(self.data) if self.data else "")
 
     def save_pdf_when_ready(self) -> None:
         """Save the report now, or as soon as the figures being worked out are in."""
@@ -792,7 +815,7 @@ class KpiPage(QWidget):
 
     def wait(self, ms: int = 30_000) -> None:
         """Block until every running job has ended (closing the window mid-work)."""
-        for op in (self._op, self._lists_op, self._gap_op):
+        for op in (self._op, self._lists_op, self._gap_op, self._report_op):
             if op is not None:
                 op.cancel()
                 op.wait(ms)

@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCharts import QChart, QChartView
-from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
+from PySide6.QtCharts import QChartView
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetricsF,
     QPageLayout,
     QPageSize,
     QPainter,
     QPdfWriter,
+    QPicture,
     QTextDocument,
 )
 from PySide6.QtWidgets import (
@@ -43,6 +45,7 @@ from flsdesk import __version__, files
 from flsdesk.answers import date_for_people, nhs_for_people
 from flsdesk.store.settings import ORG_CODE, SERVICE_NAME
 from flsdesk.store.store import Store
+from flsdesk_ui.background import BackgroundOp, CancelFn, OpFailed, ProgressFn
 from flsdesk_ui.common import ask_save_path, ok_cancel
 from flsdesk_ui.kpi import data as kd
 from flsdesk_ui.kpi.chart import build_chart
@@ -65,6 +68,7 @@ MARGIN = 40.0
 FOOTER = 22.0
 HEADER = 20.0
 CHARTS_PER_PAGE = 2
+CHART_GAP = 14.0
 # A chart is laid out at screen size (96 px an inch) and drawn scaled onto the page, so its
 # fonts come out at the point sizes the screen shows.
 SCREEN_DPI = 96
@@ -348,48 +352,169 @@ def completeness_html(content: ReportContent) -> str:
     return text
 
 
-def lists_html(content: ReportContent) -> str:
+# -- the patient lists: drawn row by row --------------------------------------------------------
+#
+# A large service's lists run to hundreds of pages; a rich-text table that long takes minutes to
+# lay out, so the lists are laid out here directly: measured once, paginated with the table
+# header repeated, drawn line by line.
+
+LIST_COLUMNS = (0.17, 0.16, 0.67)
+_WRAP = int(
+    Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignTop
+)  # NHS number, fracture date, the words: shares of the width
+PAD = 3.0
+
+
+@dataclass(frozen=True)
+class _Block:
+    kind: str  # "title" | "warning" | "text" | "heading" | "subheading" | "header" | "row"
+    cells: tuple[str, ...]
+    height: float = 0.0
+
+
+def _list_blocks(content: ReportContent) -> list[_Block]:
     assert content.lists is not None
     d = content.data
-    parts = [
-        STYLE,
-        "<h2>Patient lists</h2>",
-        f"<p class='warn'>{_e(IDENTIFIERS_WARNING)}</p>",
-        "<p>NHS numbers only, never names: look a patient up in flsdesk to act on the list.</p>",
+    blocks = [
+        _Block("title", ("Patient lists",)),
+        _Block("warning", (IDENTIFIERS_WARNING,)),
+        _Block(
+            "text",
+            ("NHS numbers only, never names: look a patient up in flsdesk to act on the list.",),
+        ),
     ]
     for number in sorted(content.lists):
         lists = content.lists[number]
         result = d.report.result(number)
-        parts.append(f"<br><h3>KPI {number}: {_e(result.name)}</h3>")
-        parts.append(f"<p><b>Missed ({len(lists.missed)})</b></p>")
-        if lists.missed:
-            parts.append(
-                _table(
-                    ["NHS number", "Fracture date", "What is missing"],
-                    [
-                        [nhs_for_people(m.nhs_number), date_for_people(m.diagnosed), m.detail]
-                        for m in lists.missed
-                    ],
-                    (17, 16, 67),
+        blocks.append(_Block("heading", (f"KPI {number}: {result.name}",)))
+        for title, lines, words in (
+            ("Missed", lists.missed, "What is missing"),
+            ("Not yet due", lists.not_yet_due, "Counts from"),
+        ):
+            blocks.append(_Block("subheading", (f"{title} ({len(lines)})",)))
+            if not lines:
+                blocks.append(_Block("text", ("None.",)))
+                continue
+            blocks.append(_Block("header", ("NHS number", "Fracture date", words)))
+            blocks += [
+                _Block(
+                    "row",
+                    (nhs_for_people(line.nhs_number), date_for_people(line.diagnosed), line.detail),
                 )
-            )
-        else:
-            parts.append("<p>None.</p>")
-        parts.append(f"<p><b>Not yet due ({len(lists.not_yet_due)})</b></p>")
-        if lists.not_yet_due:
-            parts.append(
-                _table(
-                    ["NHS number", "Fracture date", "Counts from"],
-                    [
-                        [nhs_for_people(w.nhs_number), date_for_people(w.diagnosed), w.detail]
-                        for w in lists.not_yet_due
-                    ],
-                    (17, 16, 67),
+                for line in lines
+            ]
+    return blocks
+
+
+class _ListFlow:
+    """The patient lists laid out on pages of ``width`` × ``height`` points."""
+
+    def __init__(self, device: QPdfWriter, blocks: list[_Block], width: float, height: float):
+        self.width = width
+        self.height = height
+        self.fonts = {
+            kind: self._font(kind)
+            for kind in ("title", "warning", "text", "heading", "subheading", "header", "row")
+        }
+        self.metrics = {kind: QFontMetricsF(font, device) for kind, font in self.fonts.items()}
+        self.pages: list[list[tuple[float, _Block]]] = self._paginate(
+            [replace(b, height=self._measure(b)) for b in blocks]
+        )
+
+    @staticmethod
+    def _font(kind: str) -> QFont:
+        font = QFont("DejaVu Sans")
+        font.setPointSizeF({"title": 13, "heading": 10.5}.get(kind, 8.5))
+        font.setBold(kind in ("title", "warning", "heading", "subheading", "header"))
+        return font
+
+    def _columns(self) -> list[tuple[float, float]]:
+        out, x = [], 0.0
+        for share in LIST_COLUMNS:
+            out.append((x, self.width * share))
+            x += self.width * share
+        return out
+
+    def _text_height(self, kind: str, text: str, width: float) -> float:
+        metrics = self.metrics[kind]
+        if metrics.horizontalAdvance(text) <= width:
+            return metrics.height()  # one line: most cells, and far quicker than a layout
+        return metrics.boundingRect(QRectF(0, 0, width, 1e6), _WRAP, text).height()
+
+    def _measure(self, block: _Block) -> float:
+        if block.kind in ("header", "row"):
+            return (
+                max(
+                    self._text_height(block.kind, text, w - 2 * PAD)
+                    for text, (_x, w) in zip(block.cells, self._columns(), strict=True)
                 )
+                + 2 * PAD
             )
-        else:
-            parts.append("<p>None.</p>")
-    return "".join(parts)
+        space = {"title": 8.0, "heading": 14.0, "subheading": 9.0, "warning": 6.0, "text": 4.0}
+        return self._text_height(block.kind, block.cells[0], self.width) + space[block.kind]
+
+    def _paginate(self, blocks: list[_Block]) -> list[list[tuple[float, _Block]]]:
+        pages: list[list[tuple[float, _Block]]] = [[]]
+        y = 0.0
+        header: _Block | None = None
+        heading = subheading = ""
+        for i, block in enumerate(blocks):
+            if block.kind == "header":
+                header = block
+            elif block.kind not in ("row",):
+                header = None
+            if block.kind == "heading":
+                heading = block.cells[0]
+            elif block.kind == "subheading":
+                subheading = block.cells[0].split(" (")[0]
+            need = block.height
+            if block.kind in ("heading", "subheading", "header"):
+                # Never a heading or a table header alone at the foot of a page.
+                following = blocks[i + 1 : i + 3]
+                need += sum(b.height for b in following if b.kind != "heading")
+            if y + need > self.height and pages[-1]:
+                pages.append([])
+                y = 0.0
+                if block.kind == "row" and header is not None:
+                    # Which list goes on, and the table's header again.
+                    more = _Block("subheading", (f"{heading}: {subheading.lower()} (continued)",))
+                    more = replace(more, height=self._measure(more))
+                    pages[-1] += [(0.0, more), (more.height, header)]
+                    y = more.height + header.height
+            pages[-1].append((y, block))
+            y += block.height
+        return pages
+
+    def draw(self, painter: QPainter, page: int, top: float) -> None:
+        columns = self._columns()
+        grid, ink, shade = QColor("#9aa0a6"), QColor("#111111"), QColor("#e4e7ec")
+        for y, block in self.pages[page]:
+            painter.setFont(self.fonts[block.kind])
+            if block.kind in ("header", "row"):
+                metrics = self.metrics[block.kind]
+                one_line = block.height <= metrics.height() + 2 * PAD + 0.01
+                for text, (x, w) in zip(block.cells, columns, strict=True):
+                    cell = QRectF(x, top + y, w, block.height)
+                    if block.kind == "header":
+                        painter.fillRect(cell, shade)
+                    painter.setPen(grid)
+                    painter.drawRect(cell)
+                    painter.setPen(ink)
+                    if one_line:
+                        painter.drawText(QPointF(x + PAD, top + y + PAD + metrics.ascent()), text)
+                    else:
+                        painter.drawText(cell.adjusted(PAD, PAD, -PAD, -PAD), _WRAP, text)
+                continue
+            colour = WARNING_COLOUR if block.kind == "warning" else "#111111"
+            painter.setPen(QColor(colour))
+            space = block.height - self._text_height(block.kind, block.cells[0], self.width)
+            # Headings keep their space above them; the others below.
+            offset = space if block.kind in ("heading", "subheading") else 0.0
+            painter.drawText(
+                QRectF(0, top + y + offset, self.width, block.height - space),
+                _WRAP,
+                block.cells[0],
+            )
 
 
 # -- laying out and drawing ----------------------------------------------------------------------
@@ -399,9 +524,12 @@ class _Pages:
     """Draws the report page by page on one painter; knows the page count before drawing so
     every footer can say "page i of n"."""
 
-    def __init__(self, writer: QPdfWriter, content: ReportContent) -> None:
+    def __init__(
+        self, writer: QPdfWriter, content: ReportContent, charts: dict[int, QPicture]
+    ) -> None:
         self.writer = writer
         self.content = content
+        self.charts = charts
         rect = writer.pageLayout().paintRectPoints()
         self.width = float(rect.width())
         self.height = float(rect.height())
@@ -437,13 +565,17 @@ class _Pages:
             sections.append(("text", self.document(breakdowns_html(c))))
         sections.append(("text", self.document(completeness_html(c))))
         if c.identifiers:
-            sections.append(("text", self.document(lists_html(c))))
+            flow = _ListFlow(self.writer, _list_blocks(c), self.body.width(), self.body.height())
+            sections.append(("lists", flow))
         for kind, what in sections:
             if kind == "text":
                 assert isinstance(what, QTextDocument)
                 # The cover is one page whatever the text: it is short by design.
                 count = 1 if not pages else what.pageCount()
                 pages += [(kind, what, i) for i in range(count)]
+            elif kind == "lists":
+                assert isinstance(what, _ListFlow)
+                pages += [(kind, what, i) for i in range(len(what.pages))]
             else:
                 pages.append((kind, what, 0))
         return pages
@@ -460,6 +592,9 @@ class _Pages:
                 if kind == "text":
                     assert isinstance(what, QTextDocument)
                     self._draw_text(painter, what, page)
+                elif kind == "lists":
+                    assert isinstance(what, _ListFlow)
+                    what.draw(painter, page, self.top)
                 else:
                     assert isinstance(what, list)
                     self._draw_charts(painter, what)
@@ -476,19 +611,18 @@ class _Pages:
         painter.restore()
 
     def _draw_charts(self, painter: QPainter, numbers: list[int]) -> None:
-        d = self.content.data
-        gap = 14.0
-        slot = (self.body.height() - gap * (CHARTS_PER_PAGE - 1)) / CHARTS_PER_PAGE
+        slot = chart_slot(self.content.identifiers)
         for i, number in enumerate(numbers):
-            result = d.report.result(number)
-            chart = build_chart(
-                result,
-                d.report.monthly.get(number, []),
-                d.definition(number),
-                d.kpis.national.year,
+            target = QRectF(
+                0, self.top + i * (slot.height() + CHART_GAP), slot.width(), slot.height()
             )
-            target = QRectF(0, self.top + i * (slot + gap), self.width, slot)
-            _render_chart(painter, chart, target)
+            picture = self.charts[number]
+            painter.save()
+            painter.translate(target.topLeft())
+            # Recorded at screen size (96 dots an inch); drawPicture scales it to this device,
+            # so it fills the slot with its fonts at the point sizes the screen shows.
+            painter.drawPicture(0, 0, picture)
+            painter.restore()
             painter.save()
             painter.setPen(QColor("#9aa0a6"))
             painter.drawRect(target)
@@ -527,33 +661,64 @@ class _Pages:
         painter.restore()
 
 
-def _render_chart(painter: QPainter, chart: QChart, target: QRectF) -> None:
-    """Lay the chart out at screen size and draw it, as vectors, into ``target`` (points)."""
-    scale = SCREEN_DPI / DPI
-    view = QChartView(chart)
-    view.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-    view.resize(int(target.width() * scale), int(target.height() * scale))
-    chart.resize(QSizeF(target.width() * scale, target.height() * scale))
-    source = QRectF(0, 0, target.width() * scale, target.height() * scale)
-    view.scene().render(painter, target, source)
-    view.deleteLater()
+def page_layout() -> QPageLayout:
+    return QPageLayout(
+        QPageSize(QPageSize.PageSizeId.A4),
+        QPageLayout.Orientation.Portrait,
+        QMarginsF(MARGIN, MARGIN, MARGIN, MARGIN),
+        QPageLayout.Unit.Point,
+    )
 
 
-def write_report(target: Path, content: ReportContent) -> int:
-    """Write the report to ``target`` (a path ``files.private_path`` gave); the page count."""
+def chart_slot(identifiers: bool) -> QSizeF:
+    """The size in points of one chart on a page of charts."""
+    rect = page_layout().paintRectPoints()
+    body = rect.height() - FOOTER - (HEADER if identifiers else 0.0)
+    return QSizeF(rect.width(), (body - CHART_GAP * (CHARTS_PER_PAGE - 1)) / CHARTS_PER_PAGE)
+
+
+def chart_pictures(content: ReportContent) -> dict[int, QPicture]:
+    """Every KPI's run chart recorded as vector drawing commands. On the GUI thread (QtCharts
+    is made of graphics items); the writing, which replays them, can then run off it."""
+    d = content.data
+    slot = chart_slot(content.identifiers)
+    size = QSizeF(slot.width() * SCREEN_DPI / DPI, slot.height() * SCREEN_DPI / DPI)
+    pictures: dict[int, QPicture] = {}
+    for result in d.report.results:
+        chart = build_chart(
+            result,
+            d.report.monthly.get(result.number, []),
+            d.definition(result.number),
+            d.kpis.national.year,
+        )
+        view = QChartView(chart)
+        view.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        view.resize(int(size.width()), int(size.height()))
+        chart.resize(size)
+        picture = QPicture()
+        painter = QPainter(picture)
+        area = QRectF(0, 0, size.width(), size.height())
+        view.scene().render(painter, area, area)
+        painter.end()
+        pictures[result.number] = picture
+        view.deleteLater()
+    return pictures
+
+
+def write_report(
+    target: Path | str, content: ReportContent, charts: dict[int, QPicture] | None = None
+) -> int:
+    """Write the report to ``target`` (a path ``files.private_path`` gave); the page count.
+    With ``charts`` from ``chart_pictures`` it touches no widget and may run off the GUI
+    thread (QPdfWriter, QPainter and QTextDocument are reentrant)."""
+    if charts is None:
+        charts = chart_pictures(content)
     writer = QPdfWriter(str(target))
     writer.setResolution(DPI)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(MARGIN, MARGIN, MARGIN, MARGIN),
-            QPageLayout.Unit.Point,
-        )
-    )
+    writer.setPageLayout(page_layout())
     writer.setTitle(f"Local KPI report {content.data.year}")
     writer.setCreator(f"flsdesk {__version__}")
-    pages = _Pages(writer, content).draw()
+    pages = _Pages(writer, content, charts).draw()
     del writer  # the file is complete once the writer is gone
     return pages
 
@@ -596,15 +761,21 @@ def _ask(dialog: QDialog) -> bool:
     return dialog.exec() == QDialog.DialogCode.Accepted
 
 
-def save_report(parent: QWidget, store: Store, data: kd.DashboardData) -> None:
-    """The "Save report as PDF" flow from the dashboard: options, file name, writing. A saved
-    report is announced on ``parent.report_saved`` (path, pages); a failure in a message box."""
+def save_report(
+    parent: QWidget,
+    store: Store,
+    data: kd.DashboardData,
+    on_saved: Callable[[str, int], None],
+) -> BackgroundOp | None:
+    """The "Save report as PDF" flow from the dashboard: options, file name, then the writing
+    as a BackgroundOp (returned; None when the person cancelled). ``on_saved(path, pages)``
+    once the file is in place; a failure is told in a message box, and nothing is written."""
     dialog = ReportOptionsDialog(data.year, parent)
     accepted = _ask(dialog)
     with_lists = dialog.include_lists.isChecked()
     dialog.deleteLater()
     if not accepted:
-        return
+        return None
     target = ask_save_path(
         parent,
         "Save the KPI report as PDF",
@@ -613,41 +784,49 @@ def save_report(parent: QWidget, store: Store, data: kd.DashboardData) -> None:
         store.paths,
     )
     if target is None:
-        return
+        return None
     service = str(store.get_setting(SERVICE_NAME, "") or "").strip()
     org = str(store.get_setting(ORG_CODE, "") or "").strip()
-    if not with_lists:
-        _write(parent, store, target, ReportContent(service, org, store.today(), data))
-        return
-    # The lists as the report's own figures counted them: the PDF adds up, and needs no
-    # second read of the store. No names: NHS numbers only.
-    definition = store.definitions.latest
-    lists = {
-        r.number: kd.kpi_lists(
-            None, data.report, r.number, kd.kpi_tab(data.definition(r.number), definition)
-        )
-        for r in data.report.results
-        if r.number not in (1, 2)
-    }
-    _write(parent, store, target, ReportContent(service, org, store.today(), data, lists))
+    lists = None
+    if with_lists:
+        # The lists as the report's own figures counted them: the PDF adds up, and needs no
+        # second read of the store. No names: NHS numbers only.
+        definition = store.definitions.latest
+        lists = {
+            r.number: kd.kpi_lists(
+                None, data.report, r.number, kd.kpi_tab(data.definition(r.number), definition)
+            )
+            for r in data.report.results
+            if r.number not in (1, 2)
+        }
+    content = ReportContent(service, org, store.today(), data, lists)
+    charts = chart_pictures(content)  # QtCharts: on the GUI thread, before the job
 
-
-def _write(parent: QWidget, store: Store, target: Path, content: ReportContent) -> None:
-    try:
+    def job(_progress: ProgressFn, _cancelled: CancelFn) -> int:
+        # A big service's lists run to hundreds of pages: written off the GUI thread.
         with files.private_path(target, paths=store.paths) as tmp:
-            pages = write_report(tmp, content)
-    except OSError as exc:
+            return write_report(tmp, content, charts)
+
+    def saved(pages: int) -> None:
+        log.info(
+            "KPI report saved as PDF: %d page(s), patient lists %s",
+            pages,
+            "included" if content.identifiers else "left out",
+        )
+        on_saved(str(target), pages)
+
+    def failed(error: OpFailed) -> None:
         QMessageBox.warning(
             parent,
             "Save report as PDF",
-            f"Cannot write {target}: {exc.strerror or exc}. Nothing was saved.",
+            f"Cannot write {target}: {error.message} Nothing was saved.",
         )
-        return
-    log.info(
-        "KPI report saved as PDF: %d page(s), patient lists %s",
-        pages,
-        "included" if content.identifiers else "left out",
+
+    op = BackgroundOp(
+        job,
+        name="KPI report",
+        unexpected_message="The report could not be written; see the log.",
     )
-    done = getattr(parent, "report_saved", None)
-    if done is not None:
-        done.emit(str(target), pages)
+    op.succeeded.connect(saved)
+    op.failed.connect(failed)
+    return op.start()
