@@ -93,7 +93,7 @@ class KpiResult:
         return self.band is None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Kept:
     """What a report keeps of one counted record (no answers)."""
 
@@ -302,6 +302,8 @@ def _period_rows(store: Store, period: Period) -> list[Any]:
 
 def _decode(text: Any) -> dict[str, Any]:
     """A row's stored answers (one JSON object); anything unreadable counts as no answers."""
+    if isinstance(text, dict):  # a JSON column (PostgreSQL's jsonb) comes decoded
+        return text
     try:
         value = json.loads(text) if text is not None else {}
     except ValueError:
@@ -313,7 +315,7 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Seen:
     """One counted record, as the KPIs see it."""
 
@@ -550,34 +552,63 @@ def _months(period: Period) -> list[tuple[date, int]]:
 
 
 class _Tally:
-    """Counts for one group of records (the period, a month, an age band…)."""
+    """Counts for one group of records (the period, a month, an age band…), in one flat list:
+    per KPI [out, not yet due, missed, met], then per lite question [applies, lacking], then
+    the records and KPI 2's numerator (see ``_Layout``)."""
 
-    __slots__ = ("applicable", "kpi2", "lacking", "records", "states")
+    __slots__ = ("counts", "layout")
 
-    def __init__(self, n_kpis: int) -> None:
-        self.states = [0] * (4 * n_kpis)  # [OUT, NOT_DUE, MISS, HIT] per KPI
-        self.lacking: dict[str, int] = {}
-        self.applicable: dict[str, int] = {}
-        self.records = 0
-        self.kpi2 = 0
+    def __init__(self, layout: _Layout) -> None:
+        self.layout = layout
+        self.counts = [0] * layout.size
 
-    def add(self, sig: tuple[Any, ...], times: int) -> None:
-        states, applicable, lacking, kpi2 = sig
-        st = self.states
-        for i, s in enumerate(states):
-            st[4 * i + s] += times
-        app = self.applicable
-        for q in applicable:
-            app[q] = app.get(q, 0) + times
-        lack = self.lacking
-        for q in lacking:
-            lack[q] = lack.get(q, 0) + times
-        self.records += times
-        self.kpi2 += kpi2 * times
+    def add(self, index: Sequence[int], times: int) -> None:
+        counts = self.counts
+        for j in index:
+            counts[j] += times
 
     def kpi_states(self, i: int) -> tuple[int, int, int, int]:
-        st = self.states
-        return st[4 * i], st[4 * i + 1], st[4 * i + 2], st[4 * i + 3]
+        c = self.counts
+        return c[4 * i], c[4 * i + 1], c[4 * i + 2], c[4 * i + 3]
+
+    @property
+    def applicable(self) -> dict[str, int]:
+        base = self.layout.lite_base
+        return {q: self.counts[base + 2 * i] for q, i in self.layout.lite.items()}
+
+    @property
+    def lacking(self) -> dict[str, int]:
+        base = self.layout.lite_base
+        return {q: self.counts[base + 2 * i + 1] for q, i in self.layout.lite.items()}
+
+    @property
+    def records(self) -> int:
+        return self.counts[self.layout.size - 2]
+
+    @property
+    def kpi2(self) -> int:
+        return self.counts[self.layout.size - 1]
+
+
+class _Layout:
+    """Where each count sits in a ``_Tally``; turns a record's signature into the positions
+    it adds one to."""
+
+    def __init__(self, n_kpis: int, lite: Sequence[str]) -> None:
+        self.lite = {q: i for i, q in enumerate(lite)}
+        self.lite_base = 4 * n_kpis
+        self.size = self.lite_base + 2 * len(lite) + 2
+
+    def index(self, sig: tuple[Any, ...]) -> tuple[int, ...]:
+        states, applicable, lacking, kpi2 = sig
+        base, lite = self.lite_base, self.lite
+        out = [4 * i + s for i, s in enumerate(states)]
+        out += [base + 2 * lite[q] for q in applicable]
+        out += [base + 2 * lite[q] + 1 for q in lacking]
+        out.append(self.size - 2)
+        if kpi2:
+            out.append(self.size - 1)
+        return tuple(out)
 
 
 def _results(
@@ -669,8 +700,15 @@ def compute(store: Store, period: Period, today: date, *, kpis: KpiSet | None = 
             )
         )
 
-    overall = _Tally(n)
-    months: dict[date, _Tally] = {m: _Tally(n) for m, _ in _months(period)}
+    lite_keys: list[str] = []
+    for definition in store.definitions:
+        for key, _ in scan.plan(definition.id).lite:
+            if key not in lite_keys:
+                lite_keys.append(key)
+    layout = _Layout(n, lite_keys)
+    indexes = [layout.index(sig) for sig in sigs]
+    overall = _Tally(layout)
+    months: dict[date, _Tally] = {m: _Tally(layout) for m, _ in _months(period)}
     dims: dict[str, dict[str, _Tally]] = {d: {} for d in DIMENSIONS}
     for (dim, label, sid), times in per_group.items():
         if dim == "":
@@ -680,9 +718,9 @@ def compute(store: Store, period: Period, today: date, *, kpis: KpiSet | None = 
         else:
             group = dims[dim]
             if label not in group:
-                group[label] = _Tally(n)
+                group[label] = _Tally(layout)
             tally = group[label]
-        tally.add(sigs[sid], times)
+        tally.add(indexes[sid], times)
 
     caseload = caseload_setting(store)
     results = _results(kset, latest, overall, caseload, period.days)

@@ -11,7 +11,6 @@ answers and tab applicability.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -92,14 +91,21 @@ def closure(definition: Definition, needed: set[str]) -> tuple[str, ...]:
     return tuple(k for k in definition.evaluation_order if k in keys)
 
 
-@dataclass(frozen=True)
 class Applicability:
     """Compiled applicability of some questions of one definition, for one day."""
 
-    definition: Definition
-    order: tuple[str, ...]
-    _steps: tuple[tuple[str, str, Test | None], ...]
-    _tabs: tuple[tuple[str, Test | None], ...]
+    def __init__(
+        self,
+        definition: Definition,
+        order: tuple[str, ...],
+        steps: tuple[tuple[str, str, Test | None], ...],
+        tabs: tuple[tuple[str, Test | None], ...],
+    ) -> None:
+        self.definition = definition
+        self.order = order
+        self._steps = steps
+        self._tabs = tabs
+        self._tab_rules = dict(tabs)
 
     @classmethod
     def build(cls, definition: Definition, needed: set[str], today: date) -> Applicability:
@@ -130,7 +136,7 @@ class Applicability:
         applies: set[str] = set()
         effective: dict[str, Any] = {}
         tab_ok: dict[str, bool] = {}
-        tab_rules = dict(self._tabs)
+        tab_rules = self._tab_rules
         for key, tab, test in self._steps:
             ok = tab_ok.get(tab)
             if ok is None:

@@ -406,3 +406,55 @@ def test_a_hidden_answer_changing_back_counts_again(store: Store, ids: dict[str,
     answers["3.01"] = "Ordered or recommended"
     store.save(ids["r4"], answers)
     assert engine.compute(store, YEAR, TODAY).result(5).numerator == before + 1
+
+
+def test_the_same_kpis_on_postgresql(store: Store, ids: dict[str, int], pg_database) -> None:
+    """The engine's queries are SQLAlchemy Core that PostgreSQL (team mode) answers too: the
+    hand-built set copied into a real PostgreSQL database gives the same report and lists."""
+    from types import SimpleNamespace
+
+    import sqlalchemy
+
+    from flsdesk.store.models import Record, Setting
+
+    url = pg_database.admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    pg = sqlalchemy.create_engine(url)
+    try:
+        meta = sqlalchemy.MetaData()
+        tables = [t.to_metadata(meta) for t in (Record.__table__, Setting.__table__)]
+        for table in tables:
+            for column in table.columns:
+                if getattr(column.type, "collation", None):
+                    column.type.collation = None  # SQLite's NOCASE is not PostgreSQL's
+        meta.create_all(pg)
+        with store.engine.connect() as src, pg.begin() as dst:
+            for table in tables:
+                rows = [dict(r._mapping) for r in src.execute(sqlalchemy.select(table))]
+                if rows:
+                    dst.execute(table.insert(), rows)
+        store.set_setting(store_settings.ESTIMATED_ANNUAL_CASELOAD, 73)
+        with pg.begin() as dst:
+            dst.execute(
+                tables[1].insert(),
+                [{"key": store_settings.ESTIMATED_ANNUAL_CASELOAD, "value": "73"}],
+            )
+
+        def setting(key: str, default: Any = None) -> Any:
+            with pg.connect() as conn:
+                return store_settings.get(conn, key, default)
+
+        on_pg: Any = SimpleNamespace(
+            engine=pg, definitions=store.definitions, paths=store.paths, get_setting=setting
+        )
+        lite, heavy = engine.compute(store, YEAR, TODAY), engine.compute(on_pg, YEAR, TODAY)
+        assert heavy.results == lite.results
+        assert heavy.monthly == lite.monthly and heavy.breakdowns == lite.breakdowns
+        assert heavy.records_with_errors == 1
+        for kpi in MISSED:
+            assert engine.missed(on_pg, kpi, YEAR, TODAY) == engine.missed(store, kpi, YEAR, TODAY)
+        assert engine.not_yet_due(on_pg, 11, YEAR, TODAY) == engine.not_yet_due(
+            store, 11, YEAR, TODAY
+        )
+        assert comp.completeness(on_pg, YEAR, TODAY) == comp.completeness(store, YEAR, TODAY)
+    finally:
+        pg.dispose()
