@@ -1,8 +1,8 @@
 """A KPI's run chart: the service's value by month of diagnosis, the KPI's own band lines (green
 from, red below) and the national average, drawn with QtCharts.
 
-The same ``QChart`` serves the dashboard (in a ``QChartView``) and the PDF report (rendered by
-its scene straight onto the PDF page, so the chart stays vector).
+The same ``QChart`` serves the dashboard (in a ``QChartView``) and the PDF report (its scene
+recorded as a QPicture and replayed onto the page, so the chart stays vector).
 """
 
 from __future__ import annotations

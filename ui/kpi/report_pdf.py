@@ -1,13 +1,15 @@
 """'Save report as PDF': the service's KPI report for a governance meeting.
 
 A4 portrait, in this order: a cover (service, period, date, the bands at a glance, whether the
-file holds patient identifiers); the KPI table; one run chart per KPI, two to a page, drawn as
-vectors straight from the dashboard's QtCharts chart; the data completeness table; and only if
-the user ticked "include the patient lists", each KPI's missed and not-yet-due lists with NHS
-numbers (never names), every page then marked as holding patient identifiers.
+file holds patient identifiers); the KPI table; one run chart per KPI, two to a page, as vectors
+(the dashboard's QtCharts chart recorded as a QPicture); the breakdowns by age, gender, care home
+and site; the data completeness table; and only if the user ticked "include the patient lists",
+each KPI's missed and not-yet-due lists with NHS numbers (never names), every page then marked
+as holding patient identifiers.
 
 Written owner-only (0600) through ``files.private_path``, like every other file saved for the
-user. Nothing is counted here: every figure comes from ``flsdesk.kpi`` via ``DashboardData``.
+user, off the GUI thread. Nothing is counted here: every figure comes from ``flsdesk.kpi`` via
+``DashboardData``.
 """
 
 from __future__ import annotations
