@@ -37,6 +37,7 @@ from flsdesk_ui.export_dialog import ExportDialog
 from flsdesk_ui.followups_view import FollowupsPage
 from flsdesk_ui.idle import IdleWatcher
 from flsdesk_ui.import_dialog import ImportDialog
+from flsdesk_ui.kpi.dashboard import KpiPage, deadline_status
 from flsdesk_ui.optout_dialog import OptoutDialog
 from flsdesk_ui.outbox_view import OutboxPage
 from flsdesk_ui.pages import DeletedPage, DuplicatesPage, PatientsPage
@@ -49,6 +50,7 @@ from flsdesk_ui.unlock import relock_message
 log = logging.getLogger("ui.main")
 
 PATIENTS, FOLLOWUPS, OUTBOX = "patients", "followups", "outbox"
+KPIS = "kpis"
 DELETED, DUPLICATES = "deleted", "duplicates"
 
 
@@ -81,11 +83,13 @@ class MainWindow(QMainWindow):
             StoreQueries(store).list_followups,
         )
         self.followups = FollowupsPage(store)
+        self.kpi = KpiPage(store)
         self.outbox = OutboxPage(store)
         self.deleted = DeletedPage()
         self.duplicates = DuplicatesPage(store.definitions.latest)
         self.pages.addTab(self.patients, "Patients")
         self.pages.addTab(self.followups, "Follow-ups")
+        self.pages.addTab(self.kpi, "KPIs")
         self.pages.addTab(self.outbox, "Outbox")
         self.pages.addTab(self.deleted, "Deleted records")
         self.pages.addTab(self.duplicates, "Possible duplicates")
@@ -98,6 +102,8 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.pages)
         self.stack.addWidget(self.locked)
         self.setCentralWidget(self.stack)
+        self.deadline = QLabel(objectName="status_deadline")
+        self.statusBar().addPermanentWidget(self.deadline)
         self.export_age = QLabel(objectName="status_export_age")
         self.statusBar().addPermanentWidget(self.export_age)
         self.followup_counts = QLabel(objectName="status_followups")
@@ -120,6 +126,12 @@ class MainWindow(QMainWindow):
             lambda rid, tab: self.open_record(rid, tab=tab)
         )
         self.followups.counts_changed.connect(self._followup_counts_changed)
+        self.kpi.open_record_requested.connect(lambda rid, tab: self.open_record(rid, tab=tab))
+        self.kpi.report_saved.connect(
+            lambda path, pages: self.statusBar().showMessage(
+                f"KPI report saved: {path} ({pages} pages).", 8000
+            )
+        )
         self.followups.records_changed.connect(self.refresh)
         self.outbox.uploaded.connect(lambda _batch: self.refresh_export_age())
         self.outbox.changed.connect(lambda _batch: self.refresh_export_age())
@@ -226,6 +238,18 @@ class MainWindow(QMainWindow):
             None,
             "16- and 52-week follow-ups due or overdue",
         )
+        self.act_kpis = a(
+            "KPI dashboard",
+            lambda: self.show_page(KPIS),
+            None,
+            "The FLS-DB KPIs for a report year: who missed each, data completeness, the deadline",
+        )
+        self.act_kpi_report = a(
+            "Save KPI report as PDF…",
+            self.save_kpi_report,
+            None,
+            "The KPI report for a governance meeting (figures only unless you ask for the lists)",
+        )
         self.act_deleted = a(
             "Deleted records",
             lambda: self.show_page(DELETED),
@@ -296,11 +320,13 @@ class MainWindow(QMainWindow):
         fls_menu = self.menuBar().addMenu("FLS-&DB")
         for act in (self.act_export, self.act_outbox, self.act_import, self.act_optout):
             fls_menu.addAction(act)
+        fls_menu.addAction(self.act_kpi_report)
         record_menu = self.menuBar().addMenu("&Record")
         for act in (self.act_open, self.act_find, self.act_delete, self.act_audit):
             record_menu.addAction(act)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.act_followups)
+        view_menu.addAction(self.act_kpis)
         view_menu.addAction(self.act_deleted)
         view_menu.addAction(self.act_duplicates)
         help_menu = self.menuBar().addMenu("&Help")
@@ -314,7 +340,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.act_export)
         bar.addSeparator()
-        for act in (self.act_followups, self.act_deleted, self.act_duplicates):
+        for act in (self.act_followups, self.act_kpis, self.act_deleted, self.act_duplicates):
             bar.addAction(act)
         bar.addSeparator()
         bar.addAction(self.act_settings)
@@ -357,6 +383,7 @@ class MainWindow(QMainWindow):
             if row >= 0:
                 self.patients.view.selectRow(row)
         self.refresh_counts()
+        self.kpi.mark_stale()
         if self.pages.currentWidget() is self.deleted:
             self.refresh_deleted()
         if self.pages.currentWidget() is self.duplicates:
@@ -364,6 +391,7 @@ class MainWindow(QMainWindow):
 
     def refresh_counts(self) -> None:
         self.refresh_export_age()
+        self.deadline.setText(deadline_status(self.store.today(), self.kpi.kpis))
         s = StoreQueries(self.store).summary()
         self.counts.setText(
             f"{s.total} records · {s.drafts} drafts · {s.needs_correction} need correction"
@@ -413,6 +441,7 @@ class MainWindow(QMainWindow):
         page = {
             PATIENTS: self.patients,
             FOLLOWUPS: self.followups,
+            KPIS: self.kpi,
             OUTBOX: self.outbox,
             DELETED: self.deleted,
             DUPLICATES: self.duplicates,
@@ -566,6 +595,11 @@ class MainWindow(QMainWindow):
         dialog.records_changed.connect(self.schedule_refresh)
         return self._track(dialog)
 
+    def save_kpi_report(self) -> None:
+        """The dashboard's "Save report as PDF", once its figures for the picked year are in."""
+        self.show_page(KPIS)
+        self.kpi.save_pdf_when_ready()
+
     def show_about(self) -> None:
         AboutDialog(self.store, self.paths, self).exec()
 
@@ -648,6 +682,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.watcher.stop()  # the store closes after the window: no poll may run on it
+        self.kpi.wait()
         for window in list(self.open_windows):
             flush = getattr(window, "flush", None)
             if flush is not None:

@@ -27,15 +27,29 @@ PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 BROKEN = Version("6.12.0")  # the release that dropped references to None on Python 3.11
 
 
-def _pyside_requirement() -> Requirement:
+def _pyside_requirements() -> list[Requirement]:
     project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
-    found = [
+    return [
         Requirement(dep)
         for dep in project["dependencies"]
         if canonicalize_name(Requirement(dep).name).startswith("pyside6")
     ]
+
+
+def _pyside_requirement() -> Requirement:
+    # PySide6-Addons (QtCharts, issue 15) rides on the binding's pin: checked below.
+    found = [r for r in _pyside_requirements() if canonicalize_name(r.name) != "pyside6-addons"]
     assert len(found) == 1, f"expected one PySide6 requirement in pyproject.toml, found {found}"
     return found[0]
+
+
+def test_the_addons_follow_the_binding_pin():
+    """Addons and Essentials share one Qt: a different minor would not load."""
+    addons = [r for r in _pyside_requirements() if canonicalize_name(r.name) == "pyside6-addons"]
+    for requirement in addons:
+        assert requirement.specifier == _pyside_requirement().specifier
+        installed = importlib.metadata.version(requirement.name)
+        assert installed == importlib.metadata.version(_pyside_requirement().name)
 
 
 def test_the_pin_keeps_the_broken_release_out():
