@@ -425,7 +425,9 @@ def test_the_same_kpis_on_postgresql(store: Store, ids: dict[str, int], pg_datab
         for table in tables:
             for column in table.columns:
                 if getattr(column.type, "collation", None):
-                    column.type.collation = None  # SQLite's NOCASE is not PostgreSQL's
+                    # SQLite's NOCASE is not PostgreSQL's. A new type: the copied column shares
+                    # its type object with the model, which must stay as it is.
+                    column.type = sqlalchemy.String(column.type.length)
         meta.create_all(pg)
         with store.engine.connect() as src, pg.begin() as dst:
             for table in tables:
