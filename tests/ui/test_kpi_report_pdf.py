@@ -122,7 +122,12 @@ def test_the_report_has_a_cover_the_kpi_table_a_chart_per_kpi_and_completeness(
     # One chart per KPI, in order, two to a page: its title is text on the page.
     for i, number in enumerate(range(1, 12)):
         assert f"KPI {number}: {KPI_NAMES[number - 1]}" in text[2 + i // 2]
+    for chart_page in text[2:8]:
+        # Drawn, not blank: each chart's legend and axis labels are on the page.
+        assert chart_page.count("This service") == (1 if chart_page is text[7] else 2)
+        assert "Jan" in chart_page and "Dec" in chart_page
     assert text[4].count("National average") == 2  # KPI 5 and 6: band lines and comparator
+    assert "Red below 50 %" in text[4]
     assert text[8].startswith("Breakdowns")
     assert "Age at diagnosis" in text[8]
     assert text[-1].startswith("Data completeness")
