@@ -10,8 +10,8 @@ Which store a run uses: ``--store`` beats ``FLSDESK_STORE`` beats the per-PC set
 ``store_address``; none of them means the single-PC encrypted store (the default).
 
 The password: ``FLSDESK_DB_PASSWORD`` (scripts), else the OS keyring when the person ticked
-"remember" (service ``flsdesk-team``, user name = the address's display form), else the front end
-asks. It is never written in clear anywhere.
+"remember" (service ``flsdesk-team``, user name = ``identity``: the display form without its
+options), else the front end asks. It is never written in clear anywhere.
 """
 
 from __future__ import annotations
@@ -143,11 +143,27 @@ class StoreAddress:
         query = f"?{urlencode(self.params)}" if self.params else ""
         return f"postgresql://{who}{host}{port}/{quote(self.database, safe='')}{query}"
 
+    @property
+    def identity(self) -> str:
+        """Who signs in where (the display form without its options): the keyring's user name,
+        so that a new CA file or time-out does not lose a remembered password."""
+        return StoreAddress(self.host, self.port, self.database, self.user).display
+
     def __str__(self) -> str:
         return self.display
 
     def without_password(self) -> StoreAddress:
         return StoreAddress(self.host, self.port, self.database, self.user, None, self.params)
+
+    def with_option(self, key: str, value: str) -> StoreAddress:
+        params = tuple(p for p in self.params if p[0] != key)
+        return StoreAddress(
+            self.host, self.port, self.database, self.user, self.password, (*params, (key, value))
+        )
+
+    def without_option(self, key: str) -> StoreAddress:
+        params = tuple(p for p in self.params if p[0] != key)
+        return StoreAddress(self.host, self.port, self.database, self.user, self.password, params)
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -265,7 +281,7 @@ def remember_password(address: StoreAddress, password: str) -> None:
     import keyring
 
     try:
-        keyring.get_keyring().set_password(KEYRING_SERVICE, address.display, password)
+        keyring.get_keyring().set_password(KEYRING_SERVICE, address.identity, password)
     except KeyringError as exc:
         raise KeyringUnavailable(
             "The password could not be saved in this computer's keyring; "
@@ -281,7 +297,7 @@ def remembered_password(address: StoreAddress) -> str | None:
     from keyring.errors import KeyringError
 
     try:
-        return keyring.get_keyring().get_password(KEYRING_SERVICE, address.display) or None
+        return keyring.get_keyring().get_password(KEYRING_SERVICE, address.identity) or None
     except KeyringError as exc:
         log.warning("keyring read failed: %s", type(exc).__name__)
         return None
@@ -295,7 +311,7 @@ def forget_password(address: StoreAddress) -> None:
     from keyring.errors import KeyringError, PasswordDeleteError
 
     try:
-        keyring.get_keyring().delete_password(KEYRING_SERVICE, address.display)
+        keyring.get_keyring().delete_password(KEYRING_SERVICE, address.identity)
     except PasswordDeleteError:
         return
     except KeyringError as exc:
