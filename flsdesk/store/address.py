@@ -19,15 +19,18 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
-
-import sqlalchemy
 
 from flsdesk import settings as app_settings
 from flsdesk.paths import AppPaths
-from flsdesk.store import keys
 from flsdesk.store.errors import KeyringUnavailable
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+# Every command reads the chosen address before it runs: the database driver, SQLAlchemy and the
+# keyring are imported only when an address is used.
 
 log = logging.getLogger("flsdesk.store")
 
@@ -184,6 +187,8 @@ class StoreAddress:
 
     def sqlalchemy_url(self, password: str | None) -> sqlalchemy.URL:
         """A ``postgresql+psycopg`` URL; its own string form hides the password."""
+        import sqlalchemy
+
         return sqlalchemy.URL.create(
             "postgresql+psycopg",
             username=self.user,
@@ -272,6 +277,8 @@ def remember_password(address: StoreAddress, password: str) -> None:
     (with the reason) when there is no secure keyring, and then it is kept nowhere."""
     from keyring.errors import KeyringError
 
+    from flsdesk.store import keys
+
     usable, description = keys.keyring_status()
     if not usable:
         raise KeyringUnavailable(
@@ -291,6 +298,8 @@ def remember_password(address: StoreAddress, password: str) -> None:
 
 
 def remembered_password(address: StoreAddress) -> str | None:
+    from flsdesk.store import keys
+
     if not keys.keyring_status()[0]:
         return None
     import keyring
@@ -305,6 +314,8 @@ def remembered_password(address: StoreAddress) -> str | None:
 
 def forget_password(address: StoreAddress) -> None:
     """Remove a remembered password (it was refused, or "remember" was unticked)."""
+    from flsdesk.store import keys
+
     if not keys.keyring_status()[0]:
         return
     import keyring
