@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flsdesk.cli.base import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, CliError, Context, Subparsers
 from flsdesk.cli.prompts import open_store_for_command
+from flsdesk.store.roles import Role
 
 
 def register(sub: Subparsers) -> None:
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"Cannot read {path}: there is no such file.", EXIT_USAGE)
 
     with open_store_for_command(ctx.paths) as store:
+        if not args.dry_run:
+            store.require(Role.ENTRY, "importing")  # said before the report, not after it
         try:
             plan = importer.read_plan(store, path)
         except DataFileError as exc:

@@ -156,6 +156,7 @@ _SIGN_IN = (
     "does not exist",  # role "x" does not exist (peer/trust setups say so)
     "is not permitted to log in",
     "pg_hba.conf rejects connection",
+    "permission denied for database",  # in none of its groups (team init revokes CONNECT)
     "too many connections for role",
 )
 

@@ -12,10 +12,12 @@ server refuses what their group may not do.
 - ``<db>_admin`` also changes settings, writes export batches, opt-out lists and the export row
   cache, deletes records for good (the 30-day purge) and manages people.
 
-The audit trail is append-only on the server too: the schema's trigger
-(``flsdesk/store/team_schema.py``) refuses any UPDATE, and a DELETE of the entries of a record that
-still exists (or of a purge entry), so the admin's DELETE right serves the purge and nothing else.
-Only the table owner (the DBA who ran ``team init``) could drop the trigger.
+The audit trail is append-only on the server too. Nobody is granted UPDATE on it; the admin's
+DELETE right exists for the 30-day purge only, and the schema's trigger
+(``flsdesk/store/team_schema.py``) refuses a DELETE of the entries of a record that still exists
+(or of a purge entry). Only the table owner (the DBA who ran ``team init``) could drop the
+trigger. (A SECURITY DEFINER purge function was the alternative; the trigger already says exactly
+which rows may go, on both engines alike.)
 
 People are login roles, each a member of exactly one group. Adding and removing them needs the
 right to create roles, which an admin does not get: ``team init`` installs two SECURITY DEFINER
@@ -28,15 +30,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Connection, Table, func, insert, select, text
 
-from flsdesk.paths import AppPaths
-from flsdesk.store import models
+from flsdesk.store import models, team_schema
 from flsdesk.store.errors import StoreError
 from flsdesk.store.roles import Role, group_role
 
@@ -78,6 +79,7 @@ SEQUENCE_RIGHTS: dict[Role, tuple[str, ...]] = {
 # Lower case, so that the name typed at sign-in is the role's name (quoted identifiers are
 # case-sensitive); no "pg_" (reserved by the server).
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
+_GROUP_LIKE = re.compile(r"_(entry|review|admin)$")
 
 
 class TeamError(StoreError):
@@ -104,10 +106,11 @@ class TeamUser:
 
 def check_user_name(name: str) -> str:
     clean = (name or "").strip()
-    if not _NAME.match(clean) or clean.startswith("pg_"):
+    if not _NAME.match(clean) or clean.startswith("pg_") or _GROUP_LIKE.search(clean):
         raise ValueError(
             f"'{clean}' cannot be a database user name: use lower-case letters, digits, '_', "
-            "'.' or '-', starting with a letter (at most 63 characters, not starting with pg_)."
+            "'.' or '-', starting with a letter (at most 63 characters, not starting with pg_ "
+            "and not ending with _entry, _review or _admin, which name groups)."
         )
     return clean
 
@@ -178,9 +181,19 @@ def set_up_rights(conn: Connection, database: str) -> None:
     groups = {role: group_role(database, role) for role in Role}
     q = {role: _ident(conn, name) for role, name in groups.items()}
     for role, name in groups.items():
-        exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name})
-        if not exists:
+        can_login = conn.scalar(
+            text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :n"), {"n": name}
+        )
+        if can_login is None:
             _ddl(conn, f"CREATE ROLE {q[role]} NOLOGIN")
+        elif can_login:
+            # A person's account made earlier under a group's name would receive the group's
+            # rights: never take it as the group.
+            raise TeamError(
+                f"A database account called {name} already exists and can sign in, so it "
+                "cannot be this database's group; ask the database administrator to rename or "
+                "drop it, then run 'flsdesk team init' again. Nothing was changed."
+            )
     everyone = ", ".join(q.values())
     db = _ident(conn, database)
     # Nobody else may even connect, nor make temporary tables (which could shadow ours).
@@ -252,7 +265,9 @@ BEGIN
         RAISE EXCEPTION 'the role must be entry, review or admin'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF who !~ '^[a-z][a-z0-9_.-]{{0,62}}$' OR who LIKE 'pg\\_%' OR who = ANY(groups) THEN
+    -- Never a group's name, of this database or of one made later on the same server.
+    IF who !~ '^[a-z][a-z0-9_.-]{{0,62}}$' OR who LIKE 'pg\\_%' OR who = ANY(groups)
+       OR who ~ '_(entry|review|admin)$' THEN
         RAISE EXCEPTION 'not a valid user name' USING ERRCODE = 'invalid_name';
     END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = who) THEN
@@ -428,15 +443,6 @@ def users(engine: sqlalchemy.Engine) -> list[TeamUser]:
 # Facts about one database, never carried to another: its own schema steps and checks.
 _OWN_META = re.compile(r"^(schema_.*|last_full_check)$")
 _CHUNK = 2000
-# Tables whose integer key the database numbers itself: after rows come in with their ids
-# kept, the counter must start past them.
-_NUMBERED = (
-    ("records", "id"),
-    ("audit", "id"),
-    ("call_attempts", "id"),
-    ("export_batches", "seq"),
-    ("optout_lists", "id"),
-)
 
 
 def tables_in_order() -> list[Table]:
@@ -485,21 +491,6 @@ def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> N
         conn.execute(insert(table), list(rows))
 
 
-def set_sequences(conn: Connection) -> None:
-    """PostgreSQL's counters past the ids that came in with the rows."""
-    for table, column in _NUMBERED:
-        sequence = conn.scalar(
-            text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column}
-        )
-        if sequence is None:
-            continue
-        highest = conn.scalar(text(f"SELECT max({column}) FROM {table}"))
-        if highest is None:
-            conn.execute(text("SELECT setval(:s, 1, false)"), {"s": sequence})
-        else:
-            conn.execute(text("SELECT setval(:s, :v, true)"), {"s": sequence, "v": int(highest)})
-
-
 def held_rows(conn: Connection) -> dict[str, int]:
     """What a team database holds that moving a store in would mix with (records, audit,
     batches, opt-out lists, call attempts); empty when it holds none."""
@@ -527,10 +518,6 @@ def _describe(held: dict[str, int]) -> str:
 class Moved:
     counts: dict[str, int]
 
-    @property
-    def records(self) -> int:
-        return self.counts.get("records", 0)
-
 
 def migrate_from_local(
     local: sqlalchemy.Engine, target: Connection, expected_schema: int, database: str
@@ -555,7 +542,8 @@ def migrate_from_local(
         # The whole copy sees one moment of the local store: SQLite's read transaction.
         source.exec_driver_sql("BEGIN")
         counts = copy_store(source, target)
-        set_sequences(target)
+        # The counters past the ids that came in with the rows.
+        team_schema.set_sequences(target)
     log.info("local store moved into the team database (%d records)", counts.get("records", 0))
     return Moved(counts)
 
@@ -582,10 +570,7 @@ def copy_team_into(team: sqlalchemy.Engine) -> Callable[[sqlalchemy.Engine], int
     return fill
 
 
-def summary(counts: dict[str, int], names: Iterable[str] | None = None) -> str:
-    shown = names or ("records", "audit", "export_batches", "optout_lists", "call_attempts")
+def summary(counts: dict[str, int]) -> str:
+    """What was copied, for the person: "12 records, 40 audit, …" (the tables' own names)."""
+    shown = ("records", "audit", "export_batches", "optout_lists", "call_attempts", "settings")
     return ", ".join(f"{counts.get(n, 0)} {n}" for n in shown)
-
-
-def paths_note(paths: AppPaths) -> str:
-    return f"The local store in {paths.data_dir} is unchanged."

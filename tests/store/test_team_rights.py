@@ -162,6 +162,14 @@ def test_nobody_outside_the_groups_gets_in(team_db: TeamDb, pg_cluster):
     try:
         with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
             psycopg.connect(team_db.db.url(outsider, "outsider-password"))
+        # Told as a refused sign-in, not as a server out of reach.
+        where = StoreAddress.parse(team_db.address(outsider))
+        engine = create_pg_engine(where, "outsider-password")
+        try:
+            with pytest.raises(SignInRefused), engine.connect():
+                pass
+        finally:
+            engine.dispose()
     finally:
         pg_cluster.sql(f'DROP ROLE "{outsider}"')
 
@@ -252,8 +260,38 @@ def test_bad_names_and_short_passwords_are_refused_before_the_server(team_db: Te
                 team.add_user(admin, bad, Role.ENTRY, "a-long-password-1")
         with pytest.raises(ValueError, match="at least"):
             team.add_user(admin, "shorty", Role.ENTRY, "short")
-        # A group's own name through the server function: refused there too.
-        with pytest.raises(Exception, match=r"already exists|not a valid"):
-            team.add_user(admin, group_role(team_db.name, Role.ADMIN), Role.ENTRY, "a-long-pw-12")
+        with pytest.raises(ValueError, match="which name groups"):
+            team.add_user(admin, group_role("otherdb", Role.ADMIN), Role.ENTRY, "a-long-pw-12")
     finally:
         admin.dispose()
+    # The server's function checks the same, whatever a client sends.
+    with psycopg.connect(team_db.url(team_db.admin)) as conn:
+        for bad in ("Upper", "pg_x", group_role(team_db.name, Role.ADMIN), "later_db_entry"):
+            with pytest.raises(pg_errors.InvalidName):
+                conn.execute("SELECT flsdesk_add_user(%s, 'entry', NULL)", (bad,))
+            conn.rollback()
+        with pytest.raises(pg_errors.InvalidParameterValue):
+            conn.execute("SELECT flsdesk_add_user('fine_name', 'superuser', NULL)")
+        conn.rollback()
+        with pytest.raises(pg_errors.InvalidParameterValue, match="SCRAM"):
+            conn.execute("SELECT flsdesk_add_user('fine_name', 'entry', 'clear-password')")
+
+
+def test_an_account_named_like_a_group_is_never_taken_as_one(pg_database, pg_cluster):
+    """Someone made a login account under the name the groups of a database made later would
+    have: init refuses rather than give that account the group's rights."""
+    from tests.helpers.team_db import set_up
+
+    squatter = group_role(pg_database.name, Role.ADMIN)
+    pg_cluster.sql(f"CREATE ROLE \"{squatter}\" LOGIN PASSWORD 'squatter-password'")
+    try:
+        with pytest.raises(team.TeamError, match="cannot be this database's group"):
+            set_up(pg_database)
+        with psycopg.connect(pg_database.admin_url) as conn:
+            grants = conn.execute(
+                "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = %s",
+                (squatter,),
+            ).fetchone()[0]
+        assert grants == 0
+    finally:
+        pg_cluster.sql(f'DROP ROLE "{squatter}"')
