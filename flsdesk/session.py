@@ -232,3 +232,46 @@ def remember_team_password(where: address.StoreAddress, password: str) -> tuple[
     except StoreError as exc:
         return False, str(exc)
     return True, None
+
+
+@dataclass
+class Joined:
+    store: Store  # open, signed in: the caller uses it or closes it
+    remembered: bool
+    remember_problem: str | None
+
+
+def join_team(
+    paths: AppPaths,
+    where: address.StoreAddress,
+    password: str | None,
+    *,
+    ca_file: str | None = None,
+    remember: bool = False,
+) -> Joined:
+    """Make this computer use the team database (the wizard's "Join the team's database",
+    Settings, ``team join``): sign in first, and only then keep the address (without its
+    password) and the CA file as this computer's settings, and the password in the keyring
+    when ``remember``. A refused sign-in changes nothing."""
+    from flsdesk import settings as app_settings
+
+    if ca_file:
+        where = where.with_option("sslrootcert", ca_file)
+    store = open_team(paths, where, password)
+    try:
+        address.save_address(paths, where.without_option("sslrootcert").display)
+        if where.option("sslrootcert"):
+            app_settings.write_pc_setting(
+                paths.config_dir, "team_ca_file", where.option("sslrootcert")
+            )
+        remembered, problem = False, None
+        if remember and password:
+            remembered, problem = remember_team_password(where, password)
+        elif not remember:
+            address.forget_password(where)
+        app_settings.write_pc_setting(paths.config_dir, "remember_db_password", remembered)
+    except BaseException:
+        store.close()
+        raise
+    log.info("this computer joined a team database")
+    return Joined(store, remembered, problem)

@@ -98,7 +98,12 @@ def _main(argv: Sequence[str] | None, open_window: OpenWindow | None) -> int:
         return open_window(paths)
     from flsdesk.logs import install_excepthook, log_nowhere, setup_logging
 
-    if args.command in CREATES_STORE or team_store or store_present(paths):
+    if (
+        args.command in CREATES_STORE
+        or args.command == "team"
+        or team_store
+        or store_present(paths)
+    ):
         try:
             setup_logging(paths.log_dir)
         except OSError as exc:

@@ -172,15 +172,7 @@ def _with_ca(where: StoreAddress, ca_file: str | None) -> StoreAddress:
     path = Path(ca_file).expanduser()
     if not path.is_file():
         raise CliError(f"--ca-file: there is no file {path}.", EXIT_USAGE)
-    params = tuple(p for p in where.params if p[0] != "sslrootcert")
-    return StoreAddress(
-        where.host,
-        where.port,
-        where.database,
-        where.user,
-        where.password,
-        (*params, ("sslrootcert", str(path.resolve()))),
-    )
+    return where.with_option("sslrootcert", str(path.resolve()))
 
 
 def _chosen(paths: AppPaths) -> StoreAddress:
@@ -476,29 +468,22 @@ def run_team_backup(args: argparse.Namespace, ctx: Context, where: StoreAddress)
 
 def run_join(args: argparse.Namespace, ctx: Context) -> int:
     from flsdesk import session
-    from flsdesk import settings as app_settings
 
     where = _parse(args.address, args.ca_file)
-    used: list[str | None] = []
 
-    def check(password: str | None) -> Store:
-        used.append(password)
-        return session.open_team(ctx.paths, where, password)
+    def join(password: str | None) -> session.Joined:
+        return session.join_team(ctx.paths, where, password, remember=args.remember)
 
-    store = prompts.with_team_password(where, check)
-    with store:
+    joined = prompts.with_team_password(where, join)
+    with joined.store as store:
         user, role = store.user, store.role
-    store_address.save_address(ctx.paths, where.display)
-    ca = where.option("sslrootcert")
-    if ca:
-        app_settings.write_pc_setting(ctx.paths.config_dir, "team_ca_file", ca)
-    print(f"This computer now uses the team database {where.display}")
+    print(f"This computer now uses the team database {where.without_option('sslrootcert')}")
     print(f"(signed in as {user}, {role.value} role).")
-    password = used[-1] if used else None
-    if args.remember and password:
-        ok, problem = session.remember_team_password(where, password)
-        app_settings.write_pc_setting(ctx.paths.config_dir, "remember_db_password", ok)
-        print("The password is remembered in this computer's keyring." if ok else problem)
+    if args.remember:
+        if joined.remembered:
+            print("The password is remembered in this computer's keyring.")
+        else:
+            print(joined.remember_problem or "No password was given, so none is remembered.")
     return EXIT_OK
 
 

@@ -10,8 +10,8 @@ Which store a run uses: ``--store`` beats ``FLSDESK_STORE`` beats the per-PC set
 ``store_address``; none of them means the single-PC encrypted store (the default).
 
 The password: ``FLSDESK_DB_PASSWORD`` (scripts), else the OS keyring when the person ticked
-"remember" (service ``flsdesk-team``, user name = the address's display form), else the front end
-asks. It is never written in clear anywhere.
+"remember" (service ``flsdesk-team``, user name = ``identity``: the display form without its
+options), else the front end asks. It is never written in clear anywhere.
 """
 
 from __future__ import annotations
@@ -19,15 +19,18 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
-
-import sqlalchemy
 
 from flsdesk import settings as app_settings
 from flsdesk.paths import AppPaths
-from flsdesk.store import keys
 from flsdesk.store.errors import KeyringUnavailable
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+# Every command reads the chosen address before it runs: the database driver, SQLAlchemy and the
+# keyring are imported only when an address is used.
 
 log = logging.getLogger("flsdesk.store")
 
@@ -143,11 +146,27 @@ class StoreAddress:
         query = f"?{urlencode(self.params)}" if self.params else ""
         return f"postgresql://{who}{host}{port}/{quote(self.database, safe='')}{query}"
 
+    @property
+    def identity(self) -> str:
+        """Who signs in where (the display form without its options): the keyring's user name,
+        so that a new CA file or time-out does not lose a remembered password."""
+        return StoreAddress(self.host, self.port, self.database, self.user).display
+
     def __str__(self) -> str:
         return self.display
 
     def without_password(self) -> StoreAddress:
         return StoreAddress(self.host, self.port, self.database, self.user, None, self.params)
+
+    def with_option(self, key: str, value: str) -> StoreAddress:
+        params = tuple(p for p in self.params if p[0] != key)
+        return StoreAddress(
+            self.host, self.port, self.database, self.user, self.password, (*params, (key, value))
+        )
+
+    def without_option(self, key: str) -> StoreAddress:
+        params = tuple(p for p in self.params if p[0] != key)
+        return StoreAddress(self.host, self.port, self.database, self.user, self.password, params)
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -168,6 +187,8 @@ class StoreAddress:
 
     def sqlalchemy_url(self, password: str | None) -> sqlalchemy.URL:
         """A ``postgresql+psycopg`` URL; its own string form hides the password."""
+        import sqlalchemy
+
         return sqlalchemy.URL.create(
             "postgresql+psycopg",
             username=self.user,
@@ -256,6 +277,8 @@ def remember_password(address: StoreAddress, password: str) -> None:
     (with the reason) when there is no secure keyring, and then it is kept nowhere."""
     from keyring.errors import KeyringError
 
+    from flsdesk.store import keys
+
     usable, description = keys.keyring_status()
     if not usable:
         raise KeyringUnavailable(
@@ -265,7 +288,7 @@ def remember_password(address: StoreAddress, password: str) -> None:
     import keyring
 
     try:
-        keyring.get_keyring().set_password(KEYRING_SERVICE, address.display, password)
+        keyring.get_keyring().set_password(KEYRING_SERVICE, address.identity, password)
     except KeyringError as exc:
         raise KeyringUnavailable(
             "The password could not be saved in this computer's keyring; "
@@ -275,13 +298,15 @@ def remember_password(address: StoreAddress, password: str) -> None:
 
 
 def remembered_password(address: StoreAddress) -> str | None:
+    from flsdesk.store import keys
+
     if not keys.keyring_status()[0]:
         return None
     import keyring
     from keyring.errors import KeyringError
 
     try:
-        return keyring.get_keyring().get_password(KEYRING_SERVICE, address.display) or None
+        return keyring.get_keyring().get_password(KEYRING_SERVICE, address.identity) or None
     except KeyringError as exc:
         log.warning("keyring read failed: %s", type(exc).__name__)
         return None
@@ -289,13 +314,15 @@ def remembered_password(address: StoreAddress) -> str | None:
 
 def forget_password(address: StoreAddress) -> None:
     """Remove a remembered password (it was refused, or "remember" was unticked)."""
+    from flsdesk.store import keys
+
     if not keys.keyring_status()[0]:
         return
     import keyring
     from keyring.errors import KeyringError, PasswordDeleteError
 
     try:
-        keyring.get_keyring().delete_password(KEYRING_SERVICE, address.display)
+        keyring.get_keyring().delete_password(KEYRING_SERVICE, address.identity)
     except PasswordDeleteError:
         return
     except KeyringError as exc:

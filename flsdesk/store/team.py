@@ -12,10 +12,12 @@ server refuses what their group may not do.
 - ``<db>_admin`` also changes settings, writes export batches, opt-out lists and the export row
   cache, deletes records for good (the 30-day purge) and manages people.
 
-The audit trail is append-only on the server too: the schema's trigger
-(``flsdesk/store/team_schema.py``) refuses any UPDATE, and a DELETE of the entries of a record that
-still exists (or of a purge entry), so the admin's DELETE right serves the purge and nothing else.
-Only the table owner (the DBA who ran ``team init``) could drop the trigger.
+The audit trail is append-only on the server too. Nobody is granted UPDATE on it; the admin's
+DELETE right exists for the 30-day purge only, and the schema's trigger
+(``flsdesk/store/team_schema.py``) refuses a DELETE of the entries of a record that still exists
+(or of a purge entry). Only the table owner (the DBA who ran ``team init``) could drop the
+trigger. (A SECURITY DEFINER purge function was the alternative; the trigger already says exactly
+which rows may go, on both engines alike.)
 
 People are login roles, each a member of exactly one group. Adding and removing them needs the
 right to create roles, which an admin does not get: ``team init`` installs two SECURITY DEFINER
@@ -28,14 +30,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Connection, Table, func, insert, select, text
 
-from flsdesk.paths import AppPaths
 from flsdesk.store import models, team_schema
 from flsdesk.store.errors import StoreError
 from flsdesk.store.roles import Role, group_role
@@ -517,10 +518,6 @@ def _describe(held: dict[str, int]) -> str:
 class Moved:
     counts: dict[str, int]
 
-    @property
-    def records(self) -> int:
-        return self.counts.get("records", 0)
-
 
 def migrate_from_local(
     local: sqlalchemy.Engine, target: Connection, expected_schema: int, database: str
@@ -573,10 +570,7 @@ def copy_team_into(team: sqlalchemy.Engine) -> Callable[[sqlalchemy.Engine], int
     return fill
 
 
-def summary(counts: dict[str, int], names: Iterable[str] | None = None) -> str:
-    shown = names or ("records", "audit", "export_batches", "optout_lists", "call_attempts")
+def summary(counts: dict[str, int]) -> str:
+    """What was copied, for the person: "12 records, 40 audit, …" (the tables' own names)."""
+    shown = ("records", "audit", "export_batches", "optout_lists", "call_attempts", "settings")
     return ", ".join(f"{counts.get(n, 0)} {n}" for n in shown)
-
-
-def paths_note(paths: AppPaths) -> str:
-    return f"The local store in {paths.data_dir} is unchanged."

@@ -4,6 +4,8 @@ must end in exit 3 with a clear message and no password anywhere."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flsdesk.cli import EXIT_OK, EXIT_STORE, EXIT_USAGE, main
@@ -234,11 +236,20 @@ def test_a_newer_schema_exits_3_and_changes_nothing(team_db: TeamDb, paths, monk
 
 
 def test_join_keeps_the_address_without_the_password_and_leave_goes_back(
-    team_db: TeamDb, paths, monkeypatch, capsys, memory_keyring
+    team_db: TeamDb, paths, tmp_path, monkeypatch, capsys, memory_keyring
 ):
     monkeypatch.setenv("FLSDESK_DB_PASSWORD", ENTRY_PASSWORD)
     address = team_db.address(team_db.entry)
-    assert main(["team", "join", address, "--remember"]) == EXIT_OK
+    ca = tmp_path / "trust-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    # A wrong password first: refused, and nothing about this computer changes.
+    monkeypatch.setenv("FLSDESK_DB_PASSWORD", "Wrong-Pa55word-1")
+    assert main(["team", "join", address, "--remember", "--ca-file", str(ca)]) == EXIT_STORE
+    capsys.readouterr()
+    assert not (paths.config_dir / "this-computer.json").exists()
+    assert memory_keyring.items == {}
+    monkeypatch.setenv("FLSDESK_DB_PASSWORD", ENTRY_PASSWORD)
+    assert main(["team", "join", address, "--remember", "--ca-file", str(ca)]) == EXIT_OK
     out, err = capsys.readouterr()
     assert f"signed in as {team_db.entry}, entry role" in out
     assert "remembered" in out
@@ -249,7 +260,10 @@ def test_join_keeps_the_address_without_the_password_and_leave_goes_back(
     capsys.readouterr()
     # The settings file holds the address, not the password (checked with the logs too).
     settings_file = paths.config_dir / "this-computer.json"
-    assert address in settings_file.read_text()
+    kept = json.loads(settings_file.read_text())
+    assert kept["store_address"] == address  # without the CA option, which has its own
+    assert kept["team_ca_file"] == str(ca.resolve())
+    assert kept["remember_db_password"] is True
     _no_password_anywhere(paths, out, err)
     assert main(["team", "leave"]) == EXIT_OK
     capsys.readouterr()

@@ -186,14 +186,16 @@ def test_password_from_the_address_then_the_environment_then_the_keyring(
     bare = StoreAddress.parse("postgresql://jsmith@db.example/fls")
     assert addr.password_without_asking(bare) is None
     addr.remember_password(bare, "from-keyring")
-    assert memory_keyring.items == {(addr.KEYRING_SERVICE, bare.display): "from-keyring"}
+    assert memory_keyring.items == {(addr.KEYRING_SERVICE, bare.identity): "from-keyring"}
+    assert bare.identity == "postgresql://jsmith@db.example/fls"
     assert addr.password_without_asking(bare) == "from-keyring"
     monkeypatch.setenv(addr.PASSWORD_ENV, "from-env")
     assert addr.password_without_asking(bare) == "from-env"
     with_pw = StoreAddress.parse("postgresql://jsmith:in-address@db.example/fls")
     assert addr.password_without_asking(with_pw) == "in-address"
-    # Remembered under the address without its password: the same entry either way.
+    # Remembered under the address without its password or options: the same entry either way.
     assert addr.remembered_password(with_pw) == "from-keyring"
+    assert addr.remembered_password(bare.with_option("connect_timeout", "5")) == "from-keyring"
     addr.forget_password(bare)
     assert memory_keyring.items == {}
     addr.forget_password(bare)  # nothing left to forget: no error
