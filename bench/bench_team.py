@@ -6,7 +6,9 @@ opening, editing and saving random records for 60 s — with 0 lost updates (eve
 save is in the audit trail and in the final answers) and a p95 save under 50 ms.
 
 The server is Debian's real PostgreSQL in a throw-away cluster (tests/helpers/pg.py: fsync off,
-as for the tests — the figures are the client's and the queries', not the disk's).
+as for the tests — the figures are the client's and the queries', not the disk's). The same
+figures are then measured on the local (SQLCipher) store of the same records, and the table's
+ratio column gives team / local: on a busy shared machine that ratio is the cost of PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,12 +37,14 @@ from flsdesk.dataset import load_definitions
 from flsdesk.exchange import bulk_write
 from flsdesk.exchange.export import Scope, prepare, write
 from flsdesk.exchange.importing.snapshot import Snapshot, SnapshotHooks
+from flsdesk.paths import resolve
 from flsdesk.rules import evaluate
 from flsdesk.store.records import derive, normalise_answers
 from flsdesk.store.roles import Role
 from flsdesk.store.store import Store
 
 CLIENTS = 5
+LOCAL_KEY = bytes(range(60, 92))  # throw-away key of the local store measured beside
 SCREENFUL = 30
 KEYSTROKES = ("9", "94", "943", "943 4", "a", "as", "ash", "ashb", "h0", "h01", "h012")
 
@@ -195,7 +200,7 @@ def _figures(
     store: Store, team: Any, ids: list[int], folder: Path, n: int, seconds: float
 ) -> list[Result]:
     """Each figure measured on its own: one that fails is reported as failed, with why, and
-    the others are still measured."""
+    the others are still measured. Without ``team`` (the local store) no concurrency run."""
     rng = random.Random(14)
     definitions = store.definitions
     scale = n / 50_000
@@ -297,8 +302,37 @@ def _figures(
     measure("team: save one (median)", 0.010, saving)
     measure("team: worklist", 0.100, worklist)
     measure("team: export all (warm)", 10.0 * scale, exporting)
-    measure(f"team: {CLIENTS} PCs saving, p95 save", 0.050, concurrency)
+    if team is not None:
+        measure(f"team: {CLIENTS} PCs saving, p95 save", 0.050, concurrency)
     return results
+
+
+def _with_local_ratio(team: list[Result], local: list[Result]) -> list[Result]:
+    """Each team figure with its ratio to the same figure on the local store, measured in the
+    same run: on a shared, busy machine the ratio says what PostgreSQL costs, the time alone
+    also says how busy the machine was."""
+    by_name = {r.name: r.seconds for r in local if not r.failed}
+    out = []
+    for r in team:
+        base = by_name.get(r.name)
+        ratio = r.seconds / base if base and not r.failed else None
+        note = f"{r.note}; ratio = team / local store" if ratio is not None else r.note
+        out.append(replace(r, ratio=ratio, note=note))
+    return out
+
+
+def _local_figures(
+    caseload: list[dict[str, Any]], folder: Path, n: int, definitions: Any
+) -> list[Result]:
+    paths = resolve(folder / "local")
+    with Store.create(paths, LOCAL_KEY, "BM (bench)", "Bench FLS", definitions=definitions):
+        pass
+    store = Store.open(paths, LOCAL_KEY, "BM (bench)", definitions=definitions)
+    try:
+        ids = _seed(store, caseload)
+        return _figures(store, None, ids, folder / "local-out", n, 0.0)
+    finally:
+        store.close()
 
 
 def run(quick: bool = False, records: int | None = None) -> list[Result]:
@@ -322,9 +356,12 @@ def run(quick: bool = False, records: int | None = None) -> list[Result]:
                 seeded = time.perf_counter() - start
                 note = "rules + one transaction through the import's bulk writer"
                 results = [Result(f"team: {n:,} records written", seeded, None, note=note)]
-                results += _figures(store, team, ids, folder, n, seconds)
+                figures = _figures(store, team, ids, folder, n, seconds)
             finally:
                 store.close()
+            (folder / "local-out").mkdir()
+            local = _local_figures(caseload, folder, n, definitions)
+            results += _with_local_ratio(figures, local)
     finally:
         cluster.stop("immediate")
     return results

@@ -82,7 +82,10 @@ def save_cache(conn: Any, plan: ExportPlan) -> None:
                 "DELETE FROM export_row_cache WHERE record_id = ANY(%s)",
                 ([u[0] for u in plan.cache_updates],),
             )
-        raw.copy_rows("export_row_cache", CACHE_COLUMNS, plan.cache_updates)
+        # COPY passes text as it is, and PostgreSQL's text cannot hold a NUL (a sort key is
+        # built from answers as typed): dropped here, as the store's columns drop it.
+        rows = ((*u[:5], u[5].replace("\x00", "")) for u in plan.cache_updates)
+        raw.copy_rows("export_row_cache", CACHE_COLUMNS, rows)
     else:
         conn.exec_driver_sql(
             "INSERT OR REPLACE INTO export_row_cache (record_id, answers_sha, row_bytes, "
