@@ -276,7 +276,7 @@ def _shift_sqlite(element: _Shift, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(_Shift, "postgresql")
 def _shift_pg(element: _Shift, compiler: SQLCompiler, **kw: Any) -> str:
     day, offset = element.clauses
-    days = int(offset.value[:-5])  # type: ignore[attr-defined]  # "+N days", built below
+    days = int(offset.value[:-5])  # "+N days", built below
     return f"(CAST({compiler.process(day, **kw)} AS DATE) + {days})"
 
 
@@ -295,7 +295,7 @@ def _answer_sqlite(element: _AnswerText, compiler: SQLCompiler, **kw: Any) -> st
 @compiles(_AnswerText, "postgresql")
 def _answer_pg(element: _AnswerText, compiler: SQLCompiler, **kw: Any) -> str:
     answers, path = element.clauses
-    key = path.value[3:-1]  # type: ignore[attr-defined]  # '$."key"', built below
+    key = path.value[3:-1]  # '$."key"', built below
     document = compiler.process(answers, **kw)
     return f"(CAST({document} AS JSON) ->> {compiler.process(literal(key), **kw)})"
 

@@ -12,6 +12,7 @@ numbered steps in ``migrations.py``; a test checks that the two agree.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -25,21 +26,41 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class _ServerText(TypeDecorator[str]):
+    """Text on PostgreSQL, which cannot hold the NUL character that SQLite's text can: what
+    people typed or imported may carry one, so it is dropped on the way in there (the answers
+    document keeps it, escaped by JSON). Unbounded, as SQLite never enforces a length either."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def _str(length: int, collation: str | None = None) -> TypeEngine[str]:
-    """VARCHAR(n) on SQLite (which never enforces n), unbounded VARCHAR on PostgreSQL: the
+    """VARCHAR(n) on SQLite (which never enforces n), unbounded text on PostgreSQL: the
     derived columns hold what people typed, and a server refusing a long name would refuse a
     save the local store takes. NOCASE is SQLite's; on PostgreSQL the patient list searches
     with ILIKE and sorts on lower() instead (flsdesk/patient_list.py)."""
-    return String(length, collation=collation).with_variant(String(), "postgresql")
+    return String(length, collation=collation).with_variant(_ServerText(), "postgresql")
+
+
+def _text() -> TypeEngine[str]:
+    return Text().with_variant(_ServerText(), "postgresql")
 
 
 # Partial indexes, the same predicate on both engines.
-_LIVE = {"sqlite_where": text("deleted_at IS NULL"), "postgresql_where": text("deleted_at IS NULL")}
-_DELETED = {
+_LIVE: dict[str, Any] = {
+    "sqlite_where": text("deleted_at IS NULL"),
+    "postgresql_where": text("deleted_at IS NULL"),
+}
+_DELETED: dict[str, Any] = {
     "sqlite_where": text("deleted_at IS NOT NULL"),
     "postgresql_where": text("deleted_at IS NOT NULL"),
 }
@@ -55,7 +76,7 @@ class Record(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stable across backups, restores and machines; the integer id is only local.
     uuid: Mapped[str] = mapped_column(_str(36), unique=True)
-    answers: Mapped[str] = mapped_column(Text)  # JSON object, see docs/internal-contracts.md
+    answers: Mapped[str] = mapped_column(_text())  # JSON object, see docs/internal-contracts.md
     dataset_id: Mapped[str] = mapped_column(_str(64))  # the definition it was evaluated under
 
     # Derived at every save from the rules' Evaluation (effective answers: hidden ones are absent).
@@ -85,7 +106,7 @@ class Record(Base):
 
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_reason: Mapped[str | None] = mapped_column(_str(40))
-    deleted_note: Mapped[str | None] = mapped_column(Text)
+    deleted_note: Mapped[str | None] = mapped_column(_text())
 
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(_str(120))
@@ -124,9 +145,9 @@ class AuditEntry(Base):
     # No foreign key: the purge entry must outlive the record it describes.
     record_id: Mapped[int | None] = mapped_column(Integer)
     question: Mapped[str | None] = mapped_column(_str(64))
-    old_value: Mapped[str | None] = mapped_column(Text)  # JSON
-    new_value: Mapped[str | None] = mapped_column(Text)  # JSON
-    reason: Mapped[str | None] = mapped_column(Text)
+    old_value: Mapped[str | None] = mapped_column(_text())  # JSON
+    new_value: Mapped[str | None] = mapped_column(_text())  # JSON
+    reason: Mapped[str | None] = mapped_column(_text())
     action: Mapped[str] = mapped_column(_str(16))
 
     __table_args__ = (Index("ix_audit_record_id", "record_id"),)
@@ -138,7 +159,7 @@ class Setting(Base):
     __tablename__ = "settings"
 
     key: Mapped[str] = mapped_column(_str(80), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)  # JSON
+    value: Mapped[str] = mapped_column(_text())  # JSON
 
 
 class Meta(Base):
@@ -151,7 +172,7 @@ class Meta(Base):
     __tablename__ = "meta"
 
     key: Mapped[str] = mapped_column(_str(80), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(_text())
 
 
 class CallAttempt(Base):
@@ -190,14 +211,14 @@ class ExportBatch(Base):
     created_by: Mapped[str] = mapped_column(_str(120))
     scope: Mapped[str] = mapped_column(_str(40))  # since-last, month:YYYY-MM, all, external
     profile: Mapped[str] = mapped_column(_str(80))
-    file_path: Mapped[str] = mapped_column(Text)
+    file_path: Mapped[str] = mapped_column(_text())
     file_sha256: Mapped[str] = mapped_column(_str(64))
     record_count: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(_str(16))
     state_at: Mapped[datetime] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer)
-    receipt: Mapped[str | None] = mapped_column(Text)
-    failure: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[str | None] = mapped_column(_text())
+    failure: Mapped[str | None] = mapped_column(_text())
 
     __table_args__ = (Index("ix_export_batches_file_sha256", "file_sha256"),)
 
@@ -231,7 +252,7 @@ class OptoutList(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(_str(120))
-    nhs_numbers: Mapped[str] = mapped_column(Text)  # JSON list
+    nhs_numbers: Mapped[str] = mapped_column(_text())  # JSON list
     result_read_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
@@ -319,4 +340,4 @@ class ExportRowCache(Base):
     row_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: cannot be encoded
     row_hash: Mapped[str | None] = mapped_column(_str(64))
     optout_state: Mapped[str] = mapped_column(_str(16))
-    sort_key: Mapped[str] = mapped_column(Text)
+    sort_key: Mapped[str] = mapped_column(_text())

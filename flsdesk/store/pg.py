@@ -163,7 +163,9 @@ _SIGN_IN = (
 
 def _lost(sqlstate: str | None) -> bool:
     # Class 08: connection exception; 57P01-57P03: the server shutting down or not yet ready.
-    return bool(sqlstate) and (sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"))
+    if not sqlstate:
+        return False
+    return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
 
 
 def classify(exc: BaseException, display: str = "the team database") -> StoreError | None:

@@ -109,3 +109,19 @@ def test_change_token_moves_with_every_change_the_lists_show(
     store.new_record(complete_answers(NHS[4]))
     assert changed()
     assert not changed()
+
+
+def test_what_people_type_is_never_refused_by_the_engine(store: Store) -> None:
+    # A NUL character (PostgreSQL's text cannot hold one) and a name longer than the SQLite
+    # column's declared length (which SQLite never enforced): both engines save and list it.
+    long_name = "Ann " + "x" * 400
+    odd = complete_answers(NHS[0], name="Bad\x00Name", hospital_number="H\x001")
+    rid = store.new_record(odd)
+    assert store.load(rid).answers["name"] == "Bad\x00Name"  # the answer itself is kept whole
+    assert _ids(store, search="bad") == [rid]
+    if store.is_team:  # the server's column has it without the NUL
+        assert _ids(store, search="badname") == [rid]
+    store.delete(rid, "Other", note="typed \x00 by mistake")
+    long_id = store.new_record(complete_answers(NHS[1], name=long_name))
+    assert StoreQueries(store).row(long_id).name == long_name
+    assert _ids(store, search="xxxxx") == [long_id]
