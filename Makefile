@@ -1,11 +1,12 @@
 # `make run` sets everything up and opens the application; `make test` sets everything up and
-# runs the whole test suite. Both create .venv on first use.
+# runs the whole test suite; `make quick` is the inner loop (every test not marked slow). All
+# create .venv on first use.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench screenshots system-deps clean
+.PHONY: run test quick lint bench screenshots system-deps clean
 
 $(STAMP): pyproject.toml
 	@bash scripts/system-deps.sh
@@ -26,6 +27,13 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# The inner loop: everything but the tests marked slow (see [tool.pytest.ini_options] markers),
+# spread over the machine's cores by pytest-xdist. Bytecode is kept even where the environment
+# says not to write it (PYTHONDONTWRITEBYTECODE): otherwise every worker compiles the package
+# and rewrites every test module's asserts again on each run, ~10 s apiece.
+quick: $(STAMP)
+	QT_QPA_PLATFORM=offscreen PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

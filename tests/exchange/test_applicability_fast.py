@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,6 +102,7 @@ def _check(fast: FastApplicability, batch: list[dict[str, Any]]) -> None:
         assert fast.effective(answers) == effective, answers
 
 
+@pytest.mark.slow  # heavy hypothesis: 150 examples of up to 10 records per definition
 @SETTINGS
 @given(data=st.data(), today=todays)
 def test_fast_path_agrees_with_rules_on_generated_records(data: st.DataObject, today: date):

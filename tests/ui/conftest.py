@@ -77,9 +77,9 @@ def open_form(qtbot, store: Store) -> Callable[..., object]:  # type: ignore[no-
         qtbot.waitExposed(window)
         window.activateWindow()
         # Key clicks go to the focus widget of the active window, as on a real desktop.
-        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=20_000)
         # The tabs not in view are built by the form itself just after it shows.
-        qtbot.waitUntil(lambda: window.fully_built, timeout=2000)
+        qtbot.waitUntil(lambda: window.fully_built, timeout=20_000)
         return window
 
     return _open

@@ -495,4 +495,4 @@ def test_tabs_not_in_view_are_built_when_needed(qtbot, store: Store) -> None:
     assert window.findChild(QWidget, "q_5_01") is not None
     assert window.row("6.01").isHidden()  # built hidden: the Follow-up tab does not apply yet
     window.show()
-    qtbot.waitUntil(lambda: window.fully_built, timeout=2000)
+    qtbot.waitUntil(lambda: window.fully_built, timeout=20_000)

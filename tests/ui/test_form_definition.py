@@ -40,8 +40,8 @@ def test_an_extra_question_in_the_override_file_shows_in_the_form(
         qtbot.addWidget(window)
         window.show()
         window.activateWindow()
-        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
-        qtbot.waitUntil(lambda: window.fully_built, timeout=2000)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=20_000)
+        qtbot.waitUntil(lambda: window.fully_built, timeout=20_000)
 
         alcohol = window.findChild(QWidget, "q_2_07")
         assert alcohol is not None
