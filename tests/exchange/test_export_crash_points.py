@@ -73,10 +73,10 @@ CHILD = textwrap.dedent(
     real_transaction = store.write_transaction
 
     @contextlib.contextmanager
-    def transaction():
+    def transaction(*args, **kwargs):
         # "before": killed with the transaction's rows written but not committed.
         with contextlib.ExitStack() as stack:
-            conn = stack.enter_context(real_transaction())
+            conn = stack.enter_context(real_transaction(*args, **kwargs))
             yield conn
             around("commit", lambda: stack.close())
 
