@@ -21,12 +21,14 @@ system-deps:
 run: $(STAMP)
 	$(BIN)/python main.py
 
+# The whole suite, slow tests included, on both store engines (SQLCipher and a throw-away
+# PostgreSQL cluster per xdist worker): serial it would take over ten minutes on two cores.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+	QT_QPA_PLATFORM=offscreen PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadfile
 
 # The inner loop: everything but the tests marked slow (see [tool.pytest.ini_options] markers),
 # spread over the machine's cores by pytest-xdist. Bytecode is kept even where the environment
