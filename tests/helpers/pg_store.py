@@ -2,9 +2,8 @@
 store's tables (``team_schema.create_schema``), the three group roles with their rights, and
 login roles that are members of them.
 
-The rights granted here follow the team design (review reads; entry also writes records, audit
-entries and call attempts; admin everything) closely enough for the store's tests; the grants a
-real service gets are ``flsdesk team init``'s (flsdesk/store/team.py).
+The rights are granted by ``flsdesk team init``'s own code (``team.set_up_rights``), so every
+suite that runs on the ``pg`` store runs under the grants a real service gets.
 
 The tests' own person, ``TEST_USER`` ("TS (tester)"), is a login role of that very name, a
 member of each test database's admin group: the audit trail then names the same person on both
@@ -23,25 +22,12 @@ from psycopg import sql
 
 from flsdesk.store.pg import create_pg_engine
 from flsdesk.store.roles import Role, group_role
+from flsdesk.store.team import set_up_rights
 from flsdesk.store.team_schema import create_schema
 from tests.helpers.pg import PgCluster
 
 # The tests' one password for every login role they make (never a real one).
 LOGIN_PASSWORD = "test-only-" + secrets.token_hex(8)
-
-_GRANTS: dict[Role, tuple[str, ...]] = {
-    Role.REVIEW: ("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",),
-    Role.ENTRY: (
-        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
-        "GRANT INSERT, UPDATE ON records, meta TO {role}",
-        "GRANT INSERT ON audit, call_attempts TO {role}",
-        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
-    ),
-    Role.ADMIN: (
-        "GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}",
-        "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -132,12 +118,8 @@ def make_team_database(
     engine = team.superuser_engine()
     try:
         create_schema(engine, service_name=service_name, org_code=org_code)
+        with engine.begin() as conn:
+            set_up_rights(conn, team.name)  # exactly what `flsdesk team init` grants
     finally:
         engine.dispose()
-    with psycopg.connect(cluster.url(team.name), autocommit=True) as conn:
-        for role, grants in _GRANTS.items():
-            name = sql.Identifier(group_role(team.name, role))
-            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(name))
-            for grant in grants:
-                conn.execute(sql.SQL(grant).format(role=name))  # type: ignore[arg-type]
     return team
