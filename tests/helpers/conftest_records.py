@@ -125,23 +125,3 @@ def store_fixture(
 def team_db_fixture(store: Store) -> TeamDatabase | None:
     """The ``pg`` store's team database (to sign in a second person); None for ``sqlite``."""
     return _TEAMS.get(id(store))
-
-
-def pg_pending(part: str) -> pytest.MarkDecorator:
-    """Run a test on both engines with the ``pg`` case expected to fail, for a test whose code
-    under test (``part``) has no PostgreSQL path in this branch yet. Strict: the mark fails the
-    day that code works, and is then removed."""
-    return pytest.mark.parametrize(
-        "store",
-        [
-            "sqlite",
-            pytest.param(
-                "postgresql",
-                marks=pytest.mark.xfail(
-                    reason=f"{part} has no PostgreSQL path yet (issue 14)", strict=True
-                ),
-            ),
-        ],
-        indirect=True,
-        ids=ENGINE_IDS,
-    )
