@@ -136,6 +136,36 @@ def with_team_password(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+def _new_secret(
+    env: tuple[str, ...],
+    check: Callable[[str], None],
+    *,
+    missing: str,
+    question: str,
+    again: str,
+    differ: str,
+    prompt: Prompt | None,
+    interactive: bool | None,
+) -> str:
+    """A new secret: from the first set variable in ``env``, else asked twice on the terminal;
+    ``check`` raises ValueError when it is too weak."""
+    for name in env:
+        value = os.environ.get(name)
+        if value:
+            check(value)
+            return value
+    if interactive is None:
+        interactive = stdin_is_terminal()
+    if not interactive:
+        raise ValueError(missing)
+    ask = prompt or getpass.getpass
+    first = ask(question)
+    check(first)
+    if ask(again) != first:
+        raise ValueError(differ)
+    return first
+
+
 def new_passphrase(
     *,
     env: tuple[str, ...] = (store_unlock.NEW_PASSPHRASE_ENV,),
@@ -147,23 +177,16 @@ def new_passphrase(
     Raises ValueError (a sentence for the user) when it is too short, the two entries differ, or
     there is no way to ask.
     """
-    for name in env:
-        value = os.environ.get(name)
-        if value:
-            keys.check_new_passphrase(value)
-            return value
-    if interactive is None:
-        interactive = stdin_is_terminal()
-    if not interactive:
-        raise ValueError(
-            f"No new passphrase: set {' or '.join(env)}, or run the command in a terminal."
-        )
-    ask = prompt or getpass.getpass
-    first = ask(f"New passphrase (at least {keys.MIN_PASSPHRASE_LENGTH} characters): ")
-    keys.check_new_passphrase(first)
-    if ask("The same passphrase again: ") != first:
-        raise ValueError("The two passphrases are not the same; nothing was changed.")
-    return first
+    return _new_secret(
+        env,
+        keys.check_new_passphrase,
+        missing=f"No new passphrase: set {' or '.join(env)}, or run the command in a terminal.",
+        question=f"New passphrase (at least {keys.MIN_PASSPHRASE_LENGTH} characters): ",
+        again="The same passphrase again: ",
+        differ="The two passphrases are not the same; nothing was changed.",
+        prompt=prompt,
+        interactive=interactive,
+    )
 
 
 def new_team_password(
@@ -173,22 +196,17 @@ def new_team_password(
     (a sentence for the user) when too short, the two differ, or there is no way to ask."""
     from flsdesk.store import team
 
-    value = os.environ.get(team.NEW_PASSWORD_ENV)
-    if value:
-        team.check_new_password(value)
-        return value
-    if interactive is None:
-        interactive = stdin_is_terminal()
-    if not interactive:
-        raise ValueError(
-            f"No password for {who}: set {team.NEW_PASSWORD_ENV}, or run the command in a terminal."
-        )
-    ask = prompt or getpass.getpass
-    first = ask(f"New password for {who} (at least {team.MIN_PASSWORD_LENGTH} characters): ")
-    team.check_new_password(first)
-    if ask("The same password again: ") != first:
-        raise ValueError("The two passwords are not the same; nothing was changed.")
-    return first
+    return _new_secret(
+        (team.NEW_PASSWORD_ENV,),
+        team.check_new_password,
+        missing=f"No password for {who}: set {team.NEW_PASSWORD_ENV}, or run the command in a "
+        "terminal.",
+        question=f"New password for {who} (at least {team.MIN_PASSWORD_LENGTH} characters): ",
+        again="The same password again: ",
+        differ="The two passwords are not the same; nothing was changed.",
+        prompt=prompt,
+        interactive=interactive,
+    )
 
 
 def backup_secret() -> str:
